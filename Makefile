@@ -1,0 +1,63 @@
+# Everything a newcomer needs: `make run` (service + demo data on SQLite) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run migrate seed test test-pg lint format typecheck bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt dev-requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r dev-requirements.txt
+	@touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime  ## Create .venv with the runtime dependencies
+
+install-dev: $(VENV)/.dev  ## Create .venv with runtime + test/lint dependencies
+
+migrate: install  ## Apply database migrations (DATABASE_URL, default SQLite db.sqlite3)
+	DEBUG=true $(BIN)/python manage.py migrate --noinput
+
+seed: migrate  ## Load the deterministic demo data set unless the database already has views
+	DEBUG=true $(BIN)/python manage.py seed_data --if-empty
+
+run: seed  ## Start the service with demo data on http://$(HOST):$(PORT)/ (SQLite + local-memory cache)
+	@echo ""
+	@echo "  Swagger UI:  http://$(HOST):$(PORT)/swagger/"
+	@echo "  ReDoc:       http://$(HOST):$(PORT)/redoc/"
+	@echo "  Health:      http://$(HOST):$(PORT)/healthz"
+	@echo ""
+	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: install-dev  ## Run the whole test suite (SQLite by default; honours DATABASE_URL and REDIS_URL)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-pg: install-dev  ## Run the suite against PostgreSQL and Redis on 127.0.0.1
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ideeza} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-dev  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: install-dev  ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:  ## Remove the virtualenv, caches and the SQLite demo database
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis db.sqlite3

@@ -1,0 +1,127 @@
+"""OpenAPI (Swagger 2.0) request schemas for drf-yasg: the bodies ``analytics.filters`` accepts."""
+
+from __future__ import annotations
+
+from drf_yasg import openapi
+
+from analytics.filters import (
+    BLOG_VIEWS_LIMIT_MAX,
+    MAX_IN_VALUES,
+    MAX_LIST_VALUES,
+    MAX_STRING_LENGTH,
+    MAX_TREE_DEPTH,
+    MAX_TREE_NODES,
+    RANGE_DAYS,
+    TOP_LIMIT_DEFAULT,
+    TOP_LIMIT_MAX,
+    YEAR_MAX,
+    YEAR_MIN,
+    TreeField,
+)
+from analytics.periods import Granularity
+
+_string = openapi.Schema(type=openapi.TYPE_STRING, max_length=MAX_STRING_LENGTH)
+_codes = openapi.Schema(type=openapi.TYPE_ARRAY, items=_string, min_items=1, max_items=MAX_LIST_VALUES)
+_field = openapi.Schema(type=openapi.TYPE_STRING, enum=[member.value for member in TreeField])
+_scalar_description = "A string; an integer blog id for the field 'blog'."
+_any_node = openapi.Schema(type=openapi.TYPE_OBJECT, description="A nested filter node (same shape).")
+
+FILTER_NODE = openapi.Schema(
+    title="FilterNode",
+    type=openapi.TYPE_OBJECT,
+    description=(
+        "A boolean filter tree. Each node has exactly one key: and, or, not, eq, in or contains. "
+        f"Depth ≤ {MAX_TREE_DEPTH}, ≤ {MAX_TREE_NODES} nodes, ≤ {MAX_IN_VALUES:,} values in one `in`. "
+        "Country codes match case-insensitively; contains matches blog titles case-insensitively."
+    ),
+    properties={
+        "and": openapi.Schema(type=openapi.TYPE_ARRAY, items=_any_node, min_items=1),
+        "or": openapi.Schema(type=openapi.TYPE_ARRAY, items=_any_node, min_items=1),
+        "not": _any_node,
+        "eq": openapi.Schema(
+            type=openapi.TYPE_OBJECT,
+            required=["field", "value"],
+            properties={"field": _field, "value": openapi.Schema(type=openapi.TYPE_STRING, description=_scalar_description)},
+        ),
+        "in": openapi.Schema(
+            type=openapi.TYPE_OBJECT,
+            required=["field", "values"],
+            properties={
+                "field": _field,
+                "values": openapi.Schema(
+                    type=openapi.TYPE_ARRAY,
+                    items=openapi.Schema(type=openapi.TYPE_STRING, description=_scalar_description),
+                    min_items=1,
+                    max_items=MAX_IN_VALUES,
+                ),
+            },
+        ),
+        "contains": openapi.Schema(
+            type=openapi.TYPE_OBJECT,
+            required=["field", "value"],
+            properties={
+                "field": openapi.Schema(type=openapi.TYPE_STRING, enum=[TreeField.BLOG_TITLE.value]),
+                "value": _string,
+            },
+        ),
+    },
+    example={
+        "and": [
+            {"in": {"field": "country", "values": ["us", "DE"]}},
+            {"not": {"contains": {"field": "blog_title", "value": "draft"}}},
+        ]
+    },
+)
+
+_COMMON = {
+    "range": openapi.Schema(
+        type=openapi.TYPE_STRING,
+        enum=list(RANGE_DAYS),
+        description="The last 1 / 7 / 30 / 365 whole days, today included (reporting timezone).",
+    ),
+    "year": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=YEAR_MIN, maximum=YEAR_MAX),
+    "start_date": openapi.Schema(
+        type=openapi.TYPE_STRING,
+        description="Inclusive. ISO 8601 date (the whole day) or datetime (to the second; no offset = reporting tz).",
+        example="2025-01-01",
+    ),
+    "end_date": openapi.Schema(type=openapi.TYPE_STRING, description="Inclusive, like start_date.", example="2025-12-31"),
+    "country_codes": _codes,
+    "exclude_country_codes": _codes,
+    "author_username": _string,
+    "blog_id": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1),
+    "filters": FILTER_NODE,
+}
+
+
+def _body(title: str, extra: dict[str, openapi.Schema], example: dict) -> openapi.Schema:  # type: ignore[type-arg]
+    return openapi.Schema(
+        title=title, type=openapi.TYPE_OBJECT, properties={**_COMMON, **extra}, example=example
+    )
+
+
+BLOG_VIEWS_BODY = _body(
+    "BlogViewsQuery",
+    {"limit": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1, maximum=BLOG_VIEWS_LIMIT_MAX, description="Default: all.")},
+    {"range": "month", "exclude_country_codes": ["xx"]},
+)
+TOP_BODY = _body(
+    "TopQuery",
+    {
+        "limit": openapi.Schema(
+            type=openapi.TYPE_INTEGER, minimum=1, maximum=TOP_LIMIT_MAX, default=TOP_LIMIT_DEFAULT
+        )
+    },
+    {"year": 2026, "filters": {"in": {"field": "country", "values": ["US", "DE"]}}, "limit": 10},
+)
+PERFORMANCE_BODY = _body(
+    "PerformanceQuery",
+    {
+        "compare": openapi.Schema(
+            type=openapi.TYPE_STRING,
+            enum=[member.value for member in Granularity],
+            description="Period length. Default from the window: > 365 days → month, > 30 → week, else day.",
+        )
+    },
+    {"range": "year", "compare": "month", "author_username": "alice"},
+)

@@ -1,0 +1,184 @@
+"""The reference scan: every SPEC §5 answer computed straight from raw ``BlogView`` rows with the ORM.
+
+Slow by design and kept for good: it is the oracle the pre-aggregated path is tested and benchmarked
+against. Each function runs a constant number of SQL statements, whatever the data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Min, QuerySet
+from django.db.models.functions import Trunc
+
+from analytics.filters import MAX_PERFORMANCE_PERIODS, MSG_TOO_MANY_PERIODS, AnalyticsQuery
+from analytics.models import Blog, BlogView
+from analytics.periods import (
+    Granularity,
+    count_periods,
+    local_date,
+    local_midnight,
+    next_period_start,
+    period_starts,
+    previous_period_start,
+    reporting_tz,
+)
+from analytics.selectors.predicates import creation_filters_q, instant_range_q, view_filters_q, window_q
+from analytics.selectors.rows import Row
+from ideeza.exceptions import RequestValidationError
+
+
+def matching_views(query: AnalyticsQuery) -> QuerySet[BlogView]:
+    """The views a request is about: its window and every filter, ANDed."""
+    return BlogView.objects.filter(window_q(query.window), view_filters_q(query.filters))
+
+
+def _limited(rows: QuerySet, limit: int | None) -> QuerySet:  # type: ignore[type-arg]
+    return rows if limit is None else rows[:limit]
+
+
+def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
+    """Per country: distinct blogs (y) and views (z), z desc then code asc. Views with no country are left out."""
+    if query.window.is_empty:
+        return []
+    rows = (
+        matching_views(query)
+        .filter(country__isnull=False)
+        .values("country__code")
+        .annotate(y=Count("blog_id", distinct=True), z=Count("id"))
+        .order_by("-z", "country__code")
+    )
+    return [Row(r["country__code"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
+
+
+def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
+    """Per author: distinct blogs (y) and views (z), z desc then username asc."""
+    if query.window.is_empty:
+        return []
+    rows = (
+        matching_views(query)
+        .values("blog__author__username")
+        .annotate(y=Count("blog_id", distinct=True), z=Count("id"))
+        .order_by("-z", "blog__author__username")
+    )
+    return [Row(r["blog__author__username"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
+
+
+def top_blogs(query: AnalyticsQuery) -> list[Row]:
+    """Top blogs by views (y), with distinct countries (z); grouped by blog id, ties broken by blog id."""
+    if query.window.is_empty:
+        return []
+    rows = (
+        matching_views(query)
+        .values("blog_id", "blog__title")
+        .annotate(y=Count("id"), z=Count("country_id", distinct=True))
+        .order_by("-y", "blog_id")
+    )
+    return [Row(r["blog__title"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
+
+
+def top_authors(query: AnalyticsQuery) -> list[Row]:
+    """Top authors by views (y), with distinct blogs (z)."""
+    if query.window.is_empty:
+        return []
+    rows = (
+        matching_views(query)
+        .values("blog__author__username")
+        .annotate(y=Count("id"), z=Count("blog_id", distinct=True))
+        .order_by("-y", "blog__author__username")
+    )
+    return [Row(r["blog__author__username"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
+
+
+def top_countries(query: AnalyticsQuery) -> list[Row]:
+    """Top countries by views (y), with distinct blogs (z). Views with no country are left out."""
+    if query.window.is_empty:
+        return []
+    rows = (
+        matching_views(query)
+        .filter(country__isnull=False)
+        .values("country__code")
+        .annotate(y=Count("id"), z=Count("blog_id", distinct=True))
+        .order_by("-y", "country__code")
+    )
+    return [Row(r["country__code"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
+
+
+def default_compare(first_day: date, last_day: date) -> Granularity:
+    """SPEC §5: > 365 days → month, > 30 → week, else day (both end days counted)."""
+    days = (last_day - first_day).days + 1
+    if days > 365:
+        return Granularity.MONTH
+    if days > 30:
+        return Granularity.WEEK
+    return Granularity.DAY
+
+
+def growth(current: int, previous: int) -> float | None:
+    """Growth in percent vs the previous period, rounded to 2 places; ``None`` when it had no views."""
+    if previous == 0:
+        return None
+    return round((current - previous) / previous * 100, 2)
+
+
+def _per_period(rows: QuerySet, granularity: Granularity, field: str, **counts) -> dict[date, dict[str, int]]:  # type: ignore[type-arg,no-untyped-def]
+    grouped = (
+        rows.annotate(period=Trunc(field, granularity.value, tzinfo=reporting_tz()))
+        .values("period")
+        .annotate(**counts)
+        .order_by()
+    )
+    return {local_date(row["period"]): row for row in grouped}
+
+
+def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
+    """Views per calendar period over the window, zero-filled, with growth vs the period before (SPEC §5)."""
+    window = query.window
+    if window.is_empty:
+        return []
+    views = BlogView.objects.filter(view_filters_q(query.filters))
+    start = window.start
+    if start is None:
+        earliest = views.filter(instant_range_q(None, window.end)).aggregate(first=Min("timestamp"))["first"]
+        if earliest is None:
+            return []
+        start = local_midnight(local_date(earliest))
+    end = window.end or local_midnight(local_date(now) + timedelta(days=1))
+    if start >= end:
+        return []
+
+    first_day, last_day = local_date(start), local_date(end - timedelta(microseconds=1))
+    granularity = query.compare or default_compare(first_day, last_day)
+    if (count := count_periods(first_day, last_day, granularity)) > MAX_PERFORMANCE_PERIODS:
+        raise RequestValidationError(
+            {"compare": [MSG_TOO_MANY_PERIODS.format(count=f"{count:,}", compare=granularity.value)]}
+        )
+    starts = list(period_starts(first_day, last_day, granularity))
+
+    in_window = _per_period(
+        views.filter(instant_range_q(start, end)),
+        granularity,
+        "timestamp",
+        views=Count("id"),
+        blogs=Count("blog_id", distinct=True),
+    )
+    before = local_midnight(previous_period_start(starts[0], granularity))
+    previous = views.filter(instant_range_q(before, local_midnight(starts[0]))).count()
+
+    created: dict[date, dict[str, int]] = {}
+    if x_metric == "created":
+        calendar = instant_range_q(
+            local_midnight(starts[0]), local_midnight(next_period_start(starts[-1], granularity)), "created_at"
+        )
+        created = _per_period(
+            Blog.objects.filter(calendar, creation_filters_q(query.filters)), granularity, "created_at", blogs=Count("id")
+        )
+
+    rows: list[Row] = []
+    for period in starts:
+        counted = in_window.get(period, {})
+        y = counted.get("views", 0)
+        n = (created if x_metric == "created" else in_window).get(period, {}).get("blogs", 0)
+        rows.append(Row(f"{period.isoformat()} ({n} blogs)", y, growth(y, previous)))
+        previous = y
+    return rows
