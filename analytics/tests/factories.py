@@ -1,0 +1,47 @@
+"""factory-boy factories for the analytics models."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from analytics.models import Blog, BlogView, Country
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"author{n}")
+
+
+class CountryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Country
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"C{n}")
+    name = factory.LazyAttribute(lambda country: f"Country {country.code}")
+
+
+class BlogFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Blog
+
+    title = factory.Sequence(lambda n: f"Blog {n}")
+    author = factory.SubFactory(UserFactory)
+    content = "Lorem ipsum."
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class BlogViewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BlogView
+
+    blog = factory.SubFactory(BlogFactory)
+    country = factory.SubFactory(CountryFactory)
+    viewer = None
+    ip_address = None
+    timestamp = factory.LazyFunction(timezone.now)
