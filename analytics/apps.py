@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class AnalyticsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'analytics'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "analytics"

@@ -37,6 +37,7 @@ MSG_NOT_STRING = "Must be a string."
 MSG_NOT_INTEGER = "Must be an integer."
 MSG_NOT_LIST = "Must be a list."
 MSG_NOT_OBJECT = "Must be an object."
+MSG_REQUIRED = "This key is required."
 MSG_EMPTY_LIST = "Must not be empty."
 MSG_TOO_MANY_VALUES = "At most {limit} values are allowed."
 MSG_STRING_TOO_LONG = "At most {limit} characters are allowed."
@@ -208,14 +209,7 @@ def _choice(value: Any, path: str, errors: _Errors, choices: tuple[str, ...]) ->
 
 
 def _code_list(value: Any, path: str, errors: _Errors) -> frozenset[str] | None:
-    if not isinstance(value, list):
-        errors.add(path, MSG_NOT_LIST)
-        return None
-    if not value:
-        errors.add(path, MSG_EMPTY_LIST)
-        return None
-    if len(value) > MAX_LIST_VALUES:
-        errors.add(path, MSG_TOO_MANY_VALUES.format(limit=MAX_LIST_VALUES))
+    if not _bounded_list(value, path, errors, MAX_LIST_VALUES):
         return None
     codes = [_string(item, f"{path}[{index}]", errors) for index, item in enumerate(value)]
     if any(code is None for code in codes):
@@ -286,74 +280,76 @@ def _node(value: Any, path: str, depth: int, errors: _Errors, counter: list[int]
     return None
 
 
+def _leaf_keys_ok(body: dict[str, Any], value_key: str, path: str, errors: _Errors) -> bool:
+    ok = True
+    for key in body:
+        if key not in ("field", value_key):
+            errors.add(f"{path}.{key}", MSG_UNKNOWN_KEY.format(allowed=f"field, {value_key}"))
+            ok = False
+    for key in ("field", value_key):
+        if key not in body:
+            errors.add(f"{path}.{key}", MSG_REQUIRED)
+            ok = False
+    return ok
+
+
+def _leaf_field(op: Operator, raw: Any, path: str, errors: _Errors) -> TreeField | None:
+    if not isinstance(raw, str) or raw not in {member.value for member in TreeField}:
+        errors.add(path, MSG_UNKNOWN_FIELD.format(fields=", ".join(TreeField)))
+        return None
+    if op is Operator.CONTAINS and raw != TreeField.BLOG_TITLE:
+        errors.add(path, MSG_CONTAINS_FIELD)
+        return None
+    return TreeField(raw)
+
+
+def _leaf_value(tree_field: TreeField, raw: Any, path: str, errors: _Errors) -> str | int | None:
+    if tree_field is TreeField.BLOG:
+        return _integer(raw, path, errors, 1, MAX_DB_INT)
+    text = _string(raw, path, errors)
+    return text.upper() if text is not None and tree_field is TreeField.COUNTRY else text
+
+
 def _leaf(op: Operator, body: Any, path: str, errors: _Errors) -> Leaf | None:
     if not isinstance(body, dict):
         errors.add(path, MSG_NOT_OBJECT)
         return None
     value_key = "values" if op is Operator.IN else "value"
-    bad = False
-    for key in body:
-        if key not in ("field", value_key):
-            errors.add(f"{path}.{key}", MSG_UNKNOWN_KEY.format(allowed=f"field, {value_key}"))
-            bad = True
-    for key in ("field", value_key):
-        if key not in body:
-            errors.add(f"{path}.{key}", "This key is required.")
-            bad = True
-    if bad:
+    if not _leaf_keys_ok(body, value_key, path, errors):
         return None
-    raw_field = body["field"]
-    if not isinstance(raw_field, str) or raw_field not in {member.value for member in TreeField}:
-        errors.add(f"{path}.field", MSG_UNKNOWN_FIELD.format(fields=", ".join(TreeField)))
-        return None
-    tree_field = TreeField(raw_field)
-    if op is Operator.CONTAINS and tree_field is not TreeField.BLOG_TITLE:
-        errors.add(f"{path}.field", MSG_CONTAINS_FIELD)
+    tree_field = _leaf_field(op, body["field"], f"{path}.field", errors)
+    if tree_field is None:
         return None
 
-    raw_values: list[Any]
-    if op is Operator.IN:
-        raw = body["values"]
-        if not isinstance(raw, list):
-            errors.add(f"{path}.values", MSG_NOT_LIST)
-            return None
-        if not raw:
-            errors.add(f"{path}.values", MSG_EMPTY_LIST)
-            return None
-        if len(raw) > MAX_IN_VALUES:
-            errors.add(f"{path}.values", MSG_TOO_MANY_VALUES.format(limit=MAX_IN_VALUES))
-            return None
-        raw_values, paths = raw, [f"{path}.values[{index}]" for index in range(len(raw))]
-    else:
-        raw_values, paths = [body["value"]], [f"{path}.value"]
-
-    values: list[str | int] = []
-    for raw_value, value_path in zip(raw_values, paths, strict=True):
-        parsed: str | int | None
-        if tree_field is TreeField.BLOG:
-            parsed = _integer(raw_value, value_path, errors, 1, MAX_DB_INT)
-        else:
-            parsed = _string(raw_value, value_path, errors)
-            if parsed is not None and tree_field is TreeField.COUNTRY:
-                parsed = parsed.upper()
-        if parsed is None:
-            return None
-        values.append(parsed)
+    raw_values = body[value_key] if op is Operator.IN else [body[value_key]]
+    values_path = f"{path}.{value_key}"
+    if op is Operator.IN and not _bounded_list(raw_values, values_path, errors, MAX_IN_VALUES):
+        return None
+    values = [
+        _leaf_value(tree_field, raw, f"{values_path}[{index}]" if op is Operator.IN else values_path, errors)
+        for index, raw in enumerate(raw_values)
+    ]
+    if any(value is None for value in values):
+        return None
     # Sorted and de-duplicated so that equal trees make equal (and equally hashed) query objects.
-    unique = tuple(sorted(set(values), key=lambda item: (str(type(item)), item)))
+    unique = tuple(sorted({value for value in values if value is not None}, key=lambda item: (str(type(item)), item)))
     return Leaf(Operator.IN if op is Operator.EQ else op, tree_field, unique)
 
 
-def parse_query(body: Any, *, endpoint: Endpoint, now: datetime) -> AnalyticsQuery:
-    """Validate a request body and resolve it, with ``now``, into an ``AnalyticsQuery``."""
-    errors = _Errors()
-    if not isinstance(body, Mapping):
-        raise RequestValidationError({"": [MSG_BODY_NOT_OBJECT]}, message=MSG_BODY_NOT_OBJECT)
-    allowed = ALLOWED_KEYS[endpoint]
-    for key in body:
-        if key not in allowed:
-            errors.add(str(key), MSG_UNKNOWN_KEY.format(allowed=", ".join(allowed)))
+def _bounded_list(value: Any, path: str, errors: _Errors, limit: int) -> bool:
+    if not isinstance(value, list):
+        errors.add(path, MSG_NOT_LIST)
+    elif not value:
+        errors.add(path, MSG_EMPTY_LIST)
+    elif len(value) > limit:
+        errors.add(path, MSG_TOO_MANY_VALUES.format(limit=limit))
+    else:
+        return True
+    return False
 
+
+def _window(body: Mapping[str, Any], errors: _Errors, now: datetime) -> Window:
+    """SPEC §2: range, year and the two bounds, intersected."""
     bounds: list[tuple[datetime | None, datetime | None]] = []
     today = local_date(now)
     if "range" in body:
@@ -371,32 +367,44 @@ def parse_query(body: Any, *, endpoint: Endpoint, now: datetime) -> AnalyticsQue
 
     starts = [lower for lower, _ in bounds if lower is not None]
     ends = [upper for _, upper in bounds if upper is not None]
-    window = Window(max(starts) if starts else None, min(ends) if ends else None)
+    return Window(max(starts) if starts else None, min(ends) if ends else None)
 
-    filters = ViewFilters(
-        country_codes=_code_list(body["country_codes"], "country_codes", errors) if "country_codes" in body else None,
-        exclude_country_codes=(
-            _code_list(body["exclude_country_codes"], "exclude_country_codes", errors)
-            if "exclude_country_codes" in body
-            else None
-        ),
-        author_username=_string(body["author_username"], "author_username", errors)
-        if "author_username" in body
-        else None,
-        blog_id=_integer(body["blog_id"], "blog_id", errors, 1, MAX_DB_INT) if "blog_id" in body else None,
+
+def _view_filters(body: Mapping[str, Any], errors: _Errors) -> ViewFilters:
+    """SPEC §3: the flat fields and the tree."""
+
+    def present(key: str, parse: Any, *args: Any) -> Any:
+        return parse(body[key], key, errors, *args) if key in body else None
+
+    return ViewFilters(
+        country_codes=present("country_codes", _code_list),
+        exclude_country_codes=present("exclude_country_codes", _code_list),
+        author_username=present("author_username", _string),
+        blog_id=present("blog_id", _integer, 1, MAX_DB_INT),
         tree=_node(body["filters"], "filters", 1, errors, [0]) if "filters" in body else None,
     )
 
-    limit: int | None = None
-    if endpoint is Endpoint.TOP:
-        limit = TOP_LIMIT_DEFAULT
-        if "limit" in body:
-            limit = _integer(body["limit"], "limit", errors, 1, TOP_LIMIT_MAX)
-    elif endpoint is Endpoint.BLOG_VIEWS and "limit" in body:
-        limit = _integer(body["limit"], "limit", errors, 1, BLOG_VIEWS_LIMIT_MAX)
+
+def parse_query(body: Any, *, endpoint: Endpoint, now: datetime) -> AnalyticsQuery:
+    """Validate a request body and resolve it, with ``now``, into an ``AnalyticsQuery``."""
+    errors = _Errors()
+    if not isinstance(body, Mapping):
+        raise RequestValidationError({"": [MSG_BODY_NOT_OBJECT]}, message=MSG_BODY_NOT_OBJECT)
+    allowed = ALLOWED_KEYS[endpoint]
+    for key in body:
+        if key not in allowed:
+            errors.add(str(key), MSG_UNKNOWN_KEY.format(allowed=", ".join(allowed)))
+
+    window = _window(body, errors, now)
+    filters = _view_filters(body, errors)
+
+    limit: int | None = TOP_LIMIT_DEFAULT if endpoint is Endpoint.TOP else None
+    if "limit" in body and endpoint is not Endpoint.PERFORMANCE:
+        high = TOP_LIMIT_MAX if endpoint is Endpoint.TOP else BLOG_VIEWS_LIMIT_MAX
+        limit = _integer(body["limit"], "limit", errors, 1, high)
 
     compare: Granularity | None = None
-    if endpoint is Endpoint.PERFORMANCE and "compare" in body:
+    if "compare" in body and endpoint is Endpoint.PERFORMANCE:
         if (choice := _choice(body["compare"], "compare", errors, tuple(Granularity))) is not None:
             compare = Granularity(choice)
 

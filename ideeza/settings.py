@@ -9,6 +9,7 @@ import os
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -160,17 +161,16 @@ TIME_ZONE = os.environ.get("IDEEZA_TIMEZONE", "UTC")
 try:
     zoneinfo.ZoneInfo(TIME_ZONE)
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(f"IDEEZA_TIMEZONE={TIME_ZONE!r} is not an IANA timezone name such as 'Europe/Berlin'.")
+    raise ImproperlyConfigured(
+        f"IDEEZA_TIMEZONE={TIME_ZONE!r} is not an IANA timezone name such as 'Europe/Berlin'."
+    ) from None
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
-# Serve the bundled Swagger UI / ReDoc assets straight from the installed apps, no collectstatic step.
+# WhiteNoise serves the Swagger UI / ReDoc assets bundled with drf-yasg straight from the installed apps:
+# no collectstatic step, no CDN.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+SWAGGER_USE_COMPAT_RENDERERS = False
 
 IDEEZA_API_OPEN = env_bool("IDEEZA_API_OPEN", True)
 IDEEZA_USE_HLL = env_bool("IDEEZA_USE_HLL", False)
@@ -183,7 +183,7 @@ if IDEEZA_PERFORMANCE_X_METRIC not in {"viewed", "created"}:
 STATSD_HOST = os.environ.get("STATSD_HOST", "")
 STATSD_PORT = env_int("STATSD_PORT", 8125, minimum=1)
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["analytics.api.parsers.BoundedJSONParser"],
@@ -204,7 +204,7 @@ SWAGGER_SETTINGS = {
     "USE_SESSION_AUTH": False,
 }
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},

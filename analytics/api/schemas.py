@@ -41,7 +41,10 @@ FILTER_NODE = openapi.Schema(
         "eq": openapi.Schema(
             type=openapi.TYPE_OBJECT,
             required=["field", "value"],
-            properties={"field": _field, "value": openapi.Schema(type=openapi.TYPE_STRING, description=_scalar_description)},
+            properties={
+                "field": _field,
+                "value": openapi.Schema(type=openapi.TYPE_STRING, description=_scalar_description),
+            },
         ),
         "in": openapi.Schema(
             type=openapi.TYPE_OBJECT,
@@ -85,7 +88,9 @@ _COMMON = {
         description="Inclusive. ISO 8601 date (the whole day) or datetime (to the second; no offset = reporting tz).",
         example="2025-01-01",
     ),
-    "end_date": openapi.Schema(type=openapi.TYPE_STRING, description="Inclusive, like start_date.", example="2025-12-31"),
+    "end_date": openapi.Schema(
+        type=openapi.TYPE_STRING, description="Inclusive, like start_date.", example="2025-12-31"
+    ),
     "country_codes": _codes,
     "exclude_country_codes": _codes,
     "author_username": _string,
@@ -95,23 +100,21 @@ _COMMON = {
 
 
 def _body(title: str, extra: dict[str, openapi.Schema], example: dict) -> openapi.Schema:  # type: ignore[type-arg]
-    return openapi.Schema(
-        title=title, type=openapi.TYPE_OBJECT, properties={**_COMMON, **extra}, example=example
-    )
+    return openapi.Schema(title=title, type=openapi.TYPE_OBJECT, properties={**_COMMON, **extra}, example=example)
 
 
 BLOG_VIEWS_BODY = _body(
     "BlogViewsQuery",
-    {"limit": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1, maximum=BLOG_VIEWS_LIMIT_MAX, description="Default: all.")},
+    {
+        "limit": openapi.Schema(
+            type=openapi.TYPE_INTEGER, minimum=1, maximum=BLOG_VIEWS_LIMIT_MAX, description="Default: all."
+        )
+    },
     {"range": "month", "exclude_country_codes": ["xx"]},
 )
 TOP_BODY = _body(
     "TopQuery",
-    {
-        "limit": openapi.Schema(
-            type=openapi.TYPE_INTEGER, minimum=1, maximum=TOP_LIMIT_MAX, default=TOP_LIMIT_DEFAULT
-        )
-    },
+    {"limit": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1, maximum=TOP_LIMIT_MAX, default=TOP_LIMIT_DEFAULT)},
     {"year": 2026, "filters": {"in": {"field": "country", "values": ["US", "DE"]}}, "limit": 10},
 )
 PERFORMANCE_BODY = _body(

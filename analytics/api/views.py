@@ -85,7 +85,11 @@ class BlogViewsView(AnalyticsQueryView):
         ),
         manual_parameters=[_type_parameter("object_type", BLOG_VIEWS_SELECTORS)],
         request_body=schemas.BLOG_VIEWS_BODY,
-        responses={200: CountRowSerializer(many=True), 404: openapi.Response("Unknown type.", ErrorSerializer), **_ERRORS},
+        responses={
+            200: CountRowSerializer(many=True),
+            404: openapi.Response("Unknown type.", ErrorSerializer),
+            **_ERRORS,
+        },
     )
     def post(self, request: Request, object_type: str) -> Response:
         selector = self.pick(BLOG_VIEWS_SELECTORS, object_type)
@@ -104,7 +108,11 @@ class TopView(AnalyticsQueryView):
         ),
         manual_parameters=[_type_parameter("top_type", TOP_SELECTORS)],
         request_body=schemas.TOP_BODY,
-        responses={200: CountRowSerializer(many=True), 404: openapi.Response("Unknown type.", ErrorSerializer), **_ERRORS},
+        responses={
+            200: CountRowSerializer(many=True),
+            404: openapi.Response("Unknown type.", ErrorSerializer),
+            **_ERRORS,
+        },
     )
     def post(self, request: Request, top_type: str) -> Response:
         selector = self.pick(TOP_SELECTORS, top_type)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from analytics.filters import BoolNode, Leaf, Node, NotNode, Operator, TreeField, ViewFilters, Window
+from analytics.filters import Leaf, Node, NotNode, Operator, TreeField, ViewFilters, Window
 from analytics.models import Country
 
 

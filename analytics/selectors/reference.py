@@ -171,7 +171,10 @@ def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[
             local_midnight(starts[0]), local_midnight(next_period_start(starts[-1], granularity)), "created_at"
         )
         created = _per_period(
-            Blog.objects.filter(calendar, creation_filters_q(query.filters)), granularity, "created_at", blogs=Count("id")
+            Blog.objects.filter(calendar, creation_filters_q(query.filters)),
+            granularity,
+            "created_at",
+            blogs=Count("id"),
         )
 
     rows: list[Row] = []

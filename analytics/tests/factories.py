@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import factory
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from analytics.models import Blog, BlogView, Country
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
-        model = get_user_model()
+        model = User
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"author{n}")
 
 
-class CountryFactory(factory.django.DjangoModelFactory):
+class CountryFactory(factory.django.DjangoModelFactory[Country]):
     class Meta:
         model = Country
         django_get_or_create = ("code",)
@@ -26,7 +26,7 @@ class CountryFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda country: f"Country {country.code}")
 
 
-class BlogFactory(factory.django.DjangoModelFactory):
+class BlogFactory(factory.django.DjangoModelFactory[Blog]):
     class Meta:
         model = Blog
 
@@ -36,7 +36,7 @@ class BlogFactory(factory.django.DjangoModelFactory):
     created_at = factory.LazyFunction(timezone.now)
 
 
-class BlogViewFactory(factory.django.DjangoModelFactory):
+class BlogViewFactory(factory.django.DjangoModelFactory[BlogView]):
     class Meta:
         model = BlogView
 
