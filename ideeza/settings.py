@@ -104,6 +104,8 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "ideeza.wsgi.application"
+# `manage.py test` runs the pytest suite (see ideeza/test_runner.py).
+TEST_RUNNER = "ideeza.test_runner.PytestTestRunner"
 
 DATABASES = {
     "default": dj_database_url.parse(

@@ -6,7 +6,7 @@ and on PostgreSQL + Redis (CI's second leg).
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-that-is-long-enough-for-hs256")
 
 from ideeza.settings import *  # noqa: E402,F403
 

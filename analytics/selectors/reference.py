@@ -23,6 +23,7 @@ from analytics.periods import (
     previous_period_start,
     reporting_tz,
 )
+from analytics.selectors.collation import BinaryCollate
 from analytics.selectors.predicates import creation_filters_q, instant_range_q, view_filters_q, window_q
 from analytics.selectors.rows import Row
 from ideeza.exceptions import RequestValidationError
@@ -46,7 +47,7 @@ def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
         .filter(country__isnull=False)
         .values("country__code")
         .annotate(y=Count("blog_id", distinct=True), z=Count("id"))
-        .order_by("-z", "country__code")
+        .order_by("-z", BinaryCollate("country__code"))
     )
     return [Row(r["country__code"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
 
@@ -59,7 +60,7 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
         matching_views(query)
         .values("blog__author__username")
         .annotate(y=Count("blog_id", distinct=True), z=Count("id"))
-        .order_by("-z", "blog__author__username")
+        .order_by("-z", BinaryCollate("blog__author__username"))
     )
     return [Row(r["blog__author__username"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
 
@@ -85,7 +86,7 @@ def top_authors(query: AnalyticsQuery) -> list[Row]:
         matching_views(query)
         .values("blog__author__username")
         .annotate(y=Count("id"), z=Count("blog_id", distinct=True))
-        .order_by("-y", "blog__author__username")
+        .order_by("-y", BinaryCollate("blog__author__username"))
     )
     return [Row(r["blog__author__username"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
 
@@ -99,7 +100,7 @@ def top_countries(query: AnalyticsQuery) -> list[Row]:
         .filter(country__isnull=False)
         .values("country__code")
         .annotate(y=Count("id"), z=Count("blog_id", distinct=True))
-        .order_by("-y", "country__code")
+        .order_by("-y", BinaryCollate("country__code"))
     )
     return [Row(r["country__code"], r["y"], r["z"]) for r in _limited(rows, query.limit)]
 

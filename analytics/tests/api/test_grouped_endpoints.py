@@ -171,3 +171,14 @@ def test_answers_follow_writes_at_once(dataset, post):
     """SPEC §4: a blog handed to another author counts for the new author in the very next answer."""
     type(dataset.b3).objects.filter(pk=dataset.b3.pk).update(author=dataset.b2.author)
     assert rows(post(TOP_USER)[1]) == [("alice", 5, 1), ("bob", 5, 2)]
+
+
+@pytest.mark.django_db
+def test_ties_order_by_code_point_whatever_the_database_collation(post, frozen_now):
+    """x asc is code-point order ("Bob" < "alice" < "Étienne"), not a locale's, on every database."""
+    country = CountryFactory(code="US")
+    for name in ("alice", "Étienne", "Bob", "_under"):
+        blog = BlogFactory(title=name, author=UserFactory(username=name))
+        BlogViewFactory(blog=blog, country=country, timestamp=at("2025-06-01T00:00"))
+    assert [row["x"] for row in post(TOP_USER)[1]] == ["Bob", "_under", "alice", "Étienne"]
+    assert [row["x"] for row in post(BLOG_VIEWS_USER)[1]] == ["Bob", "_under", "alice", "Étienne"]
