@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from analytics.models import Blog, BlogView, Country, DailyAnalyticsSummary
+from analytics.models import Blog, BlogView, Country, DailyAnalyticsSummary, FoldState, PeriodAnalyticsSummary
 
 
 @admin.register(Country)
@@ -28,6 +28,18 @@ class BlogViewAdmin(admin.ModelAdmin):
 
 @admin.register(DailyAnalyticsSummary)
 class DailyAnalyticsSummaryAdmin(admin.ModelAdmin):
-    list_display = ["date", "country", "author", "total_views", "unique_blogs"]
-    list_select_related = ["country", "author"]
-    raw_id_fields = ["author"]
+    list_display = ["date", "country_key", "total_views", "unique_blogs"]
+    exclude = ["blog_ids", "view_counts"]
+    date_hierarchy = "date"
+
+
+@admin.register(PeriodAnalyticsSummary)
+class PeriodAnalyticsSummaryAdmin(admin.ModelAdmin):
+    list_display = ["granularity", "start", "country_key", "total_views", "unique_blogs"]
+    exclude = ["blog_ids", "view_counts"]
+    list_filter = ["granularity"]
+
+
+@admin.register(FoldState)
+class FoldStateAdmin(admin.ModelAdmin):
+    list_display = ["folded_through", "timezone", "folded_at"]

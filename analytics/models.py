@@ -66,26 +66,89 @@ class BlogView(models.Model):
         return f"view of blog {self.blog_id} at {self.timestamp.isoformat()}"
 
 
-class DailyAnalyticsSummary(models.Model):
-    """One reporting-timezone day of views for one (country, author) pair, as the seed project defined it.
+class SummaryBlock(models.Model):
+    """Views of one country in one block of days, as two parallel packed arrays (see docs/design.md).
 
-    Not read by any endpoint yet: the pre-aggregation engine (issue 3) decides its final shape.
+    ``blog_ids`` holds the distinct blog ids viewed, ascending, as big-endian int64; ``view_counts`` the views of
+    each, as big-endian int32. ``country_key`` is the country id, or 0 for views with no country. Summaries are
+    derived data: they carry no foreign keys, and titles, authors and codes are joined at query time, so
+    renaming a blog or handing it to another author never makes a summary stale.
     """
 
-    date = models.DateField()
-    country = models.ForeignKey(Country, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    total_views = models.PositiveIntegerField(default=0)
-    unique_blogs = models.PositiveIntegerField(default=0)
-    blog_ids = models.JSONField(default=list, help_text="Distinct blog ids viewed that day.")
+    country_key = models.BigIntegerField(help_text="Country id; 0 = views with no country.")
+    total_views = models.BigIntegerField()
+    unique_blogs = models.IntegerField()
+    blog_ids = models.BinaryField()
+    view_counts = models.BinaryField()
 
     class Meta:
-        ordering = ["date"]
+        abstract = True
+
+
+class DailyAnalyticsSummary(SummaryBlock):
+    """One reporting-timezone day of views of one country."""
+
+    date = models.DateField()
+
+    class Meta:
         verbose_name_plural = "daily analytics summaries"
-        constraints = [
-            models.UniqueConstraint(fields=["date", "country", "author"], name="summary_unique_day_country_author"),
-        ]
-        indexes = [models.Index(fields=["date"], name="summary_date_idx")]
+        constraints = [models.UniqueConstraint(fields=["date", "country_key"], name="daily_summary_unique")]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.country_id}/{self.author_id}: {self.total_views} views"
+        return f"{self.date} country {self.country_key}: {self.total_views} views of {self.unique_blogs} blogs"
+
+
+class PeriodAnalyticsSummary(SummaryBlock):
+    """A whole calendar week (Monday first) or month of views of one country, so long windows read few rows."""
+
+    class Granularity(models.TextChoices):
+        WEEK = "week"
+        MONTH = "month"
+
+    granularity = models.CharField(max_length=5, choices=Granularity.choices)
+    start = models.DateField(help_text="The period's first day.")
+
+    class Meta:
+        verbose_name_plural = "period analytics summaries"
+        constraints = [
+            models.UniqueConstraint(fields=["granularity", "start", "country_key"], name="period_summary_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.granularity} of {self.start} country {self.country_key}: {self.total_views} views"
+
+
+class ViewChange(models.Model):
+    """An hour (UTC) in which some view was inserted, updated or deleted since the summaries last folded it.
+
+    Written by database triggers on ``analytics_blogview`` (migration 0002), so ``bulk_create``, queryset
+    ``update()``/``delete()`` and raw SQL are noticed as well as ``save()``. The fold deletes the rows it read.
+    """
+
+    bucket = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"views changed in the hour of {self.bucket.isoformat()}"
+
+
+class FoldState(models.Model):
+    """The single row saying how far the summaries reach, and in which reporting timezone they were cut."""
+
+    timezone = models.CharField(max_length=64)
+    folded_through = models.DateField(help_text="Every day up to this one is folded, unless a ViewChange says not.")
+    folded_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"folded through {self.folded_through} ({self.timezone})"
+
+
+class DataVersion(models.Model):
+    """A counter bumped by database triggers on every write that can change an answer, and by every fold.
+
+    The response cache keys answers by it, so no cached answer outlives a change (SPEC §7).
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"data version {self.value}"
