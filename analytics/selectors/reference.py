@@ -6,9 +6,10 @@ against. Each function runs a constant number of SQL statements, whatever the da
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.functions import Trunc
 
 from analytics.filters import MAX_PERFORMANCE_PERIODS, MSG_TOO_MANY_PERIODS, AnalyticsQuery
@@ -132,57 +133,94 @@ def _per_period(rows: QuerySet, granularity: Granularity, field: str, **counts) 
     return {local_date(row["period"]): row for row in grouped}
 
 
-def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
-    """Views per calendar period over the window, zero-filled, with growth vs the period before (SPEC §5)."""
+@dataclass(frozen=True)
+class PerformanceFrame:
+    """The resolved window of a performance request and its calendar periods (SPEC §5)."""
+
+    start: datetime
+    end: datetime
+    granularity: Granularity
+    starts: tuple[date, ...]
+
+    def period_range(self, index: int) -> tuple[datetime, datetime]:
+        """Instants of period ``index`` clipped to the window; ``-1`` is the whole period before the first."""
+        if index < 0:
+            first = self.starts[0]
+            return local_midnight(previous_period_start(first, self.granularity)), local_midnight(first)
+        lower = local_midnight(self.starts[index])
+        upper = local_midnight(next_period_start(self.starts[index], self.granularity))
+        return max(lower, self.start), min(upper, self.end)
+
+
+def earliest_matching_view(views: QuerySet[BlogView], before: datetime | None) -> datetime | None:
+    # ORDER BY ... LIMIT 1 walks the timestamp index and stops at the first match; MIN() would scan.
+    return views.filter(instant_range_q(None, before)).order_by("timestamp").values_list("timestamp", flat=True).first()
+
+
+def performance_frame(query: AnalyticsQuery, *, now: datetime) -> PerformanceFrame | None:
+    """Close the window's open ends and pick the periods; ``None`` when the answer is ``[]``."""
     window = query.window
     if window.is_empty:
-        return []
-    views = BlogView.objects.filter(view_filters_q(query.filters))
+        return None
     start = window.start
     if start is None:
-        earliest = views.filter(instant_range_q(None, window.end)).aggregate(first=Min("timestamp"))["first"]
+        earliest = earliest_matching_view(BlogView.objects.filter(view_filters_q(query.filters)), window.end)
         if earliest is None:
-            return []
+            return None
         start = local_midnight(local_date(earliest))
     end = window.end or local_midnight(local_date(now) + timedelta(days=1))
     if start >= end:
-        return []
-
+        return None
     first_day, last_day = local_date(start), local_date(end - timedelta(microseconds=1))
     granularity = query.compare or default_compare(first_day, last_day)
     if (count := count_periods(first_day, last_day, granularity)) > MAX_PERFORMANCE_PERIODS:
         raise RequestValidationError(
             {"compare": [MSG_TOO_MANY_PERIODS.format(count=f"{count:,}", compare=granularity.value)]}
         )
-    starts = list(period_starts(first_day, last_day, granularity))
+    return PerformanceFrame(start, end, granularity, tuple(period_starts(first_day, last_day, granularity)))
 
+
+def created_per_period(query: AnalyticsQuery, frame: PerformanceFrame) -> dict[date, int]:
+    """Blogs created in each whole calendar period, restricted as SPEC §5 says for the "created" metric."""
+    calendar = instant_range_q(
+        local_midnight(frame.starts[0]),
+        local_midnight(next_period_start(frame.starts[-1], frame.granularity)),
+        "created_at",
+    )
+    blogs = Blog.objects.filter(calendar, creation_filters_q(query.filters))
+    return {
+        day: row["blogs"] for day, row in _per_period(blogs, frame.granularity, "created_at", blogs=Count("id")).items()
+    }
+
+
+def performance_rows(
+    frame: PerformanceFrame, views: dict[date, int], blogs: dict[date, int], previous: int
+) -> list[Row]:
+    """Zero-filled rows, each with its growth against the row before (the first against ``previous``)."""
+    rows: list[Row] = []
+    for period in frame.starts:
+        y = views.get(period, 0)
+        rows.append(Row(f"{period.isoformat()} ({blogs.get(period, 0)} blogs)", y, growth(y, previous)))
+        previous = y
+    return rows
+
+
+def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
+    """Views per calendar period over the window, zero-filled, with growth vs the period before (SPEC §5)."""
+    frame = performance_frame(query, now=now)
+    if frame is None:
+        return []
+    views = BlogView.objects.filter(view_filters_q(query.filters))
     in_window = _per_period(
-        views.filter(instant_range_q(start, end)),
-        granularity,
+        views.filter(instant_range_q(frame.start, frame.end)),
+        frame.granularity,
         "timestamp",
         views=Count("id"),
         blogs=Count("blog_id", distinct=True),
     )
-    before = local_midnight(previous_period_start(starts[0], granularity))
-    previous = views.filter(instant_range_q(before, local_midnight(starts[0]))).count()
-
-    created: dict[date, dict[str, int]] = {}
+    previous = views.filter(instant_range_q(*frame.period_range(-1))).count()
     if x_metric == "created":
-        calendar = instant_range_q(
-            local_midnight(starts[0]), local_midnight(next_period_start(starts[-1], granularity)), "created_at"
-        )
-        created = _per_period(
-            Blog.objects.filter(calendar, creation_filters_q(query.filters)),
-            granularity,
-            "created_at",
-            blogs=Count("id"),
-        )
-
-    rows: list[Row] = []
-    for period in starts:
-        counted = in_window.get(period, {})
-        y = counted.get("views", 0)
-        n = (created if x_metric == "created" else in_window).get(period, {}).get("blogs", 0)
-        rows.append(Row(f"{period.isoformat()} ({n} blogs)", y, growth(y, previous)))
-        previous = y
-    return rows
+        blogs = created_per_period(query, frame)
+    else:
+        blogs = {day: row["blogs"] for day, row in in_window.items()}
+    return performance_rows(frame, {day: row["views"] for day, row in in_window.items()}, blogs, previous)
