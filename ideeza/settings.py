@@ -182,6 +182,11 @@ if IDEEZA_PERFORMANCE_X_METRIC not in {"viewed", "created"}:
         f"IDEEZA_PERFORMANCE_X_METRIC must be 'viewed' or 'created', not {IDEEZA_PERFORMANCE_X_METRIC!r}."
     )
 
+# Which read path answers the API: "summaries" (pre-aggregated, default) or "reference" (raw scan, the oracle).
+IDEEZA_QUERY_ENGINE = os.environ.get("IDEEZA_QUERY_ENGINE", "summaries").strip().lower()
+if IDEEZA_QUERY_ENGINE not in {"summaries", "reference"}:
+    raise ImproperlyConfigured(f"IDEEZA_QUERY_ENGINE must be 'summaries' or 'reference', not {IDEEZA_QUERY_ENGINE!r}.")
+
 STATSD_HOST = os.environ.get("STATSD_HOST", "")
 STATSD_PORT = env_int("STATSD_PORT", 8125, minimum=1)
 

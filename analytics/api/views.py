@@ -20,23 +20,15 @@ from rest_framework.views import APIView
 from analytics.api import schemas
 from analytics.api.serializers import CountRowSerializer, ErrorSerializer, PerformanceRowSerializer
 from analytics.filters import AnalyticsQuery, Endpoint, parse_query
-from analytics.selectors import reference
+from analytics.selectors import engine
 from analytics.selectors.rows import Row
 
 MSG_UNKNOWN_OBJECT_TYPE = "Unknown object type {value!r}; use one of: {choices}."
 MSG_CONTENT_TYPE = "Send the body as JSON with the header Content-Type: application/json."
 
-Selector = Callable[[AnalyticsQuery], list[Row]]
-
-BLOG_VIEWS_SELECTORS: dict[str, Selector] = {
-    "country": reference.blog_views_by_country,
-    "user": reference.blog_views_by_author,
-}
-TOP_SELECTORS: dict[str, Selector] = {
-    "blog": reference.top_blogs,
-    "user": reference.top_authors,
-    "country": reference.top_countries,
-}
+# Path type → selector name, looked up on the engine that IDEEZA_QUERY_ENGINE picks.
+BLOG_VIEWS_SELECTORS: dict[str, str] = {"country": "blog_views_by_country", "user": "blog_views_by_author"}
+TOP_SELECTORS: dict[str, str] = {"blog": "top_blogs", "user": "top_authors", "country": "top_countries"}
 
 _ERRORS = {
     400: openapi.Response("Invalid request; `fields` names each offending path.", ErrorSerializer),
@@ -67,10 +59,10 @@ class AnalyticsQueryView(APIView):
         return parse_query(request.data, endpoint=self.endpoint, now=now)
 
     @staticmethod
-    def pick(selectors: dict[str, Selector], value: str) -> Selector:
+    def pick(selectors: dict[str, str], value: str) -> Callable[[AnalyticsQuery], list[Row]]:
         if value not in selectors:
             raise NotFound(MSG_UNKNOWN_OBJECT_TYPE.format(value=value, choices=", ".join(selectors)))
-        return selectors[value]
+        return getattr(engine(), selectors[value])
 
 
 class BlogViewsView(AnalyticsQueryView):
@@ -135,5 +127,6 @@ class PerformanceView(AnalyticsQueryView):
     )
     def post(self, request: Request) -> Response:
         now = timezone.now()
-        rows = reference.performance(self.query(request, now), now=now, x_metric=settings.IDEEZA_PERFORMANCE_X_METRIC)
+        query = self.query(request, now)
+        rows = engine().performance(query, now=now, x_metric=settings.IDEEZA_PERFORMANCE_X_METRIC)
         return Response(PerformanceRowSerializer(rows, many=True).data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -197,7 +199,7 @@ def test_unexpected_failure_is_a_json_500(db, monkeypatch):
     def explode(query):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(views.TOP_SELECTORS, "blog", explode)
+    monkeypatch.setattr(views, "engine", lambda: SimpleNamespace(top_blogs=explode))
     client = APIClient(raise_request_exception=False)
     assert_error_shape(client.post(TOP_BLOG, {}, format="json"), 500)
 

@@ -1,0 +1,496 @@
+"""The fast path: every SPEC §5 answer from summary blocks, with raw events only where no block can speak.
+
+A request's window is cut into whole local days (served by clean month, week and day blocks) and raw ranges
+(partial-day edges, days changed since their fold, days not folded yet). Both become one stream of
+``(span, blog id, country key, views)`` cells; the filters become a boolean blog × country mask evaluated
+against the current Blog, User and Country rows; numpy then groups the masked cells. Every number is exact:
+the answers equal ``reference``'s, which the differential tests check on random data. See docs/design.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import reduce
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
+from django.db.models.functions import Coalesce, Trunc
+
+from analytics.filters import AnalyticsQuery, Leaf, Node, NotNode, TreeField, ViewFilters, Window
+from analytics.models import (
+    Blog,
+    BlogView,
+    Country,
+    DailyAnalyticsSummary,
+    FoldState,
+    PeriodAnalyticsSummary,
+    ViewChange,
+)
+from analytics.periods import Granularity, local_date, local_midnight, next_period_start, reporting_tz
+from analytics.selectors import reference
+from analytics.selectors.predicates import BLOG_PATHS, leaf_q
+from analytics.selectors.rows import Row
+from analytics.services.folding import ALL_COUNTRIES, BLOG_ID_DTYPE, COUNT_DTYPE, NO_COUNTRY, changed_days
+
+logger = logging.getLogger(__name__)
+
+
+class InconsistentSummaries(Exception):
+    """A block names a blog or country that no longer exists: the invariant broke, so answer from raw events."""
+
+
+# --- which blocks and raw ranges cover a request ---------------------------------------------------------------
+@dataclass(frozen=True)
+class FoldInfo:
+    folded_through: date
+    dirty_days: frozenset[date]
+
+    def is_clean(self, day: date) -> bool:
+        return day <= self.folded_through and day not in self.dirty_days
+
+
+def fold_info() -> FoldInfo | None:
+    state = FoldState.objects.first()
+    if state is None or state.timezone != settings.TIME_ZONE:
+        return None  # never folded, or cut in another timezone: the blocks cannot speak for these days
+    buckets = ViewChange.objects.values_list("bucket", flat=True).distinct()
+    return FoldInfo(state.folded_through, frozenset(changed_days(buckets)))
+
+
+@dataclass
+class Coverage:
+    days: dict[date, int] = field(default_factory=dict)  # day block → span
+    periods: dict[tuple[str, date], int] = field(default_factory=dict)  # (granularity, start) → span
+    raw: list[tuple[datetime, datetime, int]] = field(default_factory=list)  # [start, end) → span
+
+    def add_raw(self, start: datetime, end: datetime, span: int) -> None:
+        if start >= end:
+            return
+        if self.raw and self.raw[-1][1] == start and self.raw[-1][2] == span:
+            self.raw[-1] = (self.raw[-1][0], end, span)
+        else:
+            self.raw.append((start, end, span))
+
+
+def _whole_period(
+    day: date, last: date, granularity: Granularity, info: FoldInfo, available: set[tuple[str, date]]
+) -> date | None:
+    """The day after the period starting on ``day`` if its block can stand for days ``day``..``last``."""
+    following = next_period_start(day, granularity)
+    if (granularity.value, day) not in available or following - timedelta(days=1) > last:
+        return None
+    if any(day <= dirty < following for dirty in info.dirty_days):
+        return None
+    return following
+
+
+def cover(spans: list[tuple[datetime, datetime]], info: FoldInfo, available: set[tuple[str, date]]) -> Coverage:
+    """Greedy cover of each span [start, end): months, then weeks, then days; raw where blocks cannot serve."""
+    coverage = Coverage()
+    for span, (start, end) in enumerate(spans):
+        first = local_date(start)
+        if start != local_midnight(first):
+            first += timedelta(days=1)
+        end_day = local_date(end)  # days before end_day are whole; end_day itself is partial or outside
+        if first >= end_day:
+            coverage.add_raw(start, end, span)
+            continue
+        coverage.add_raw(start, local_midnight(first), span)
+        day, last = first, end_day - timedelta(days=1)
+        while day <= last:
+            following = None
+            if day.day == 1:
+                following = _whole_period(day, last, Granularity.MONTH, info, available)
+                if following is not None:
+                    coverage.periods[(Granularity.MONTH.value, day)] = span
+            if following is None and day.weekday() == 0:
+                following = _whole_period(day, last, Granularity.WEEK, info, available)
+                if following is not None:
+                    coverage.periods[(Granularity.WEEK.value, day)] = span
+            if following is None:
+                following = day + timedelta(days=1)
+                if info.is_clean(day):
+                    coverage.days[day] = span
+                else:
+                    coverage.add_raw(local_midnight(day), local_midnight(following), span)
+            day = following
+        coverage.add_raw(local_midnight(end_day), end, span)
+    return coverage
+
+
+def _available_periods(spans: list[tuple[datetime, datetime]]) -> set[tuple[str, date]]:
+    first = local_date(min(start for start, _ in spans))
+    last = local_date(max(end for _, end in spans))
+    rows = PeriodAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES, start__gte=first, start__lte=last)
+    return set(rows.values_list("granularity", "start"))
+
+
+# --- cells ---------------------------------------------------------------------------------------------------
+@dataclass
+class Cells:
+    """Parallel arrays: one entry per (span, blog, country key) piece of a block or raw range."""
+
+    span: np.ndarray
+    blog: np.ndarray
+    country: np.ndarray
+    views: np.ndarray
+
+
+def _cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
+    """Read the blocks and raw ranges. ``country_keys``: the per-country rows wanted (``None``: all of them);
+    ``[ALL_COUNTRIES]`` reads the per-block totals instead, for masks that ignore the country."""
+    parts: list[tuple[int, Any, Any, int]] = []  # (span, blog_ids bytes, counts bytes, country key)
+
+    def keyed(rows: Any) -> Any:
+        if country_keys is None:
+            return rows.filter(country_key__gte=NO_COUNTRY)
+        return rows.filter(country_key__in=country_keys)
+
+    if coverage.days:
+        days = keyed(DailyAnalyticsSummary.objects.filter(date__gte=min(coverage.days), date__lte=max(coverage.days)))
+        for day, key, ids, counts in days.values_list("date", "country_key", "blog_ids", "view_counts"):
+            if day in coverage.days:
+                parts.append((coverage.days[day], ids, counts, key))
+    if coverage.periods:
+        wanted = reduce(lambda q, key: q | Q(granularity=key[0], start=key[1]), coverage.periods, Q(pk__in=[]))
+        periods = keyed(PeriodAnalyticsSummary.objects.filter(wanted))
+        for granularity, start, key, ids, counts in periods.values_list(
+            "granularity", "start", "country_key", "blog_ids", "view_counts"
+        ):
+            parts.append((coverage.periods[(granularity, start)], ids, counts, key))
+
+    spans, blogs, countries, views = [], [], [], []
+    for span, ids, counts, key in parts:
+        blog_ids = np.frombuffer(ids, dtype=BLOG_ID_DTYPE)
+        spans.append(np.full(len(blog_ids), span, dtype=np.int64))
+        blogs.append(blog_ids.astype(np.int64))
+        countries.append(np.full(len(blog_ids), key, dtype=np.int64))
+        views.append(np.frombuffer(counts, dtype=COUNT_DTYPE).astype(np.int64))
+
+    raw = _raw_cells(coverage)
+    for values, target in zip(raw, (spans, blogs, countries, views), strict=True):
+        target.append(values)
+    return Cells(*(np.concatenate(arrays) for arrays in (spans, blogs, countries, views)))
+
+
+def _raw_cells(coverage: Coverage) -> tuple[np.ndarray, ...]:
+    if not coverage.raw:
+        return tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
+    span_of_day: dict[date, int] = {}
+    ranges = Q(pk__in=[])
+    for start, end, span in coverage.raw:
+        ranges |= Q(timestamp__gte=start, timestamp__lt=end)
+        day = local_date(start)
+        while local_midnight(day) < end:
+            span_of_day[day] = span
+            day += timedelta(days=1)
+    rows = list(
+        BlogView.objects.filter(ranges)
+        .annotate(day=Trunc("timestamp", "day", tzinfo=reporting_tz()), key=Coalesce("country_id", NO_COUNTRY))
+        .values("day", "key", "blog_id")
+        .annotate(views=Count("id"))
+        .order_by()
+        .values_list("day", "blog_id", "key", "views")
+    )
+    span = np.array([span_of_day[local_date(row[0])] for row in rows], dtype=np.int64)
+    columns = np.array([row[1:] for row in rows], dtype=np.int64).reshape(-1, 3)
+    return span, columns[:, 0], columns[:, 1], columns[:, 2]
+
+
+# --- the filter mask -----------------------------------------------------------------------------------------
+@dataclass
+class Catalogue:
+    """The current blogs, authors and countries, with the filters of one request as a blog × country mask.
+
+    Column 0 of the mask stands for "no country"; column i > 0 for ``country_ids[i - 1]``.
+    """
+
+    blog_ids: np.ndarray
+    titles: list[str]
+    author_index: np.ndarray
+    usernames: list[str]
+    country_ids: np.ndarray
+    codes: list[str]
+    mask: np.ndarray
+
+    @property
+    def ignores_country(self) -> bool:
+        return bool((self.mask == self.mask[:, :1]).all())
+
+    def country_keys(self) -> list[int] | None:
+        """The per-country rows the mask can keep (``None``: every country)."""
+        allowed = self.mask.any(axis=0)
+        if allowed.all():
+            return None
+        keys = [NO_COUNTRY] if allowed[0] else []
+        return keys + [int(key) for key in self.country_ids[allowed[1:]]]
+
+    def blog_positions(self, blog_ids: np.ndarray) -> np.ndarray:
+        return _positions(self.blog_ids, blog_ids)
+
+    def country_columns(self, keys: np.ndarray) -> np.ndarray:
+        columns = np.zeros(len(keys), dtype=np.int64)
+        named = keys != NO_COUNTRY
+        columns[named] = _positions(self.country_ids, keys[named]) + 1
+        return columns
+
+
+def _positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    positions = np.searchsorted(sorted_ids, ids)
+    if len(ids) and (positions.max(initial=0) >= len(sorted_ids) or (sorted_ids[positions] != ids).any()):
+        raise InconsistentSummaries("a summary names an id that no longer exists")
+    return positions
+
+
+def _blog_leaves(node: Node | None) -> list[Leaf]:
+    if node is None:
+        return []
+    if isinstance(node, Leaf):
+        return [node] if node.field is not TreeField.COUNTRY else []
+    if isinstance(node, NotNode):
+        return _blog_leaves(node.child)
+    return [leaf for child in node.children for leaf in _blog_leaves(child)]
+
+
+def catalogue(filters: ViewFilters) -> Catalogue:
+    leaves = list(dict.fromkeys(_blog_leaves(filters.tree)))
+    names = {leaf: f"leaf_{index}" for index, leaf in enumerate(leaves)}
+    annotations = {names[leaf]: ExpressionWrapper(leaf_q(leaf, BLOG_PATHS), BooleanField()) for leaf in leaves}
+    rows = list(
+        Blog.objects.annotate(**annotations)
+        .order_by("id")
+        .values_list("id", "title", "author_id", "author__username", *names.values())
+    )
+    countries = list(Country.objects.order_by("id").values_list("id", "code"))
+
+    author_ids = sorted({row[2] for row in rows})
+    usernames_by_id = {row[2]: row[3] for row in rows}
+    blog_ids = np.array([row[0] for row in rows], dtype=np.int64)
+    country_ids = np.array([country[0] for country in countries], dtype=np.int64)
+    codes = [country[1] for country in countries]
+    leaf_values = {
+        leaf: np.array([bool(row[4 + index]) for row in rows], dtype=bool) for index, leaf in enumerate(leaves)
+    }
+
+    def country_vector(predicate: Callable[[str], bool], no_country: bool) -> np.ndarray:
+        return np.array([no_country, *(predicate(code) for code in codes)], dtype=bool)
+
+    def evaluate(node: Node) -> np.ndarray:
+        if isinstance(node, Leaf):
+            if node.field is TreeField.COUNTRY:
+                return country_vector(lambda code: code in node.values, False)[None, :]
+            return leaf_values[node][:, None]
+        if isinstance(node, NotNode):
+            return ~evaluate(node.child)
+        combine = np.logical_and if node.op == "and" else np.logical_or
+        return reduce(combine, (evaluate(child) for child in node.children))
+
+    mask = np.ones((len(rows), len(codes) + 1), dtype=bool)
+    if filters.country_codes is not None:
+        mask &= country_vector(lambda code: code in filters.country_codes, False)[None, :]  # type: ignore[operator]
+    if filters.exclude_country_codes is not None:
+        excluded = filters.exclude_country_codes
+        mask &= country_vector(lambda code: code not in excluded, True)[None, :]
+    if filters.author_username is not None:
+        mask &= np.array([row[3] == filters.author_username for row in rows], dtype=bool)[:, None]
+    if filters.blog_id is not None:
+        mask &= (blog_ids == filters.blog_id)[:, None]
+    if filters.tree is not None:
+        mask &= evaluate(filters.tree)
+
+    return Catalogue(
+        blog_ids=blog_ids,
+        titles=[row[1] for row in rows],
+        author_index=np.searchsorted(np.array(author_ids, dtype=np.int64), [row[2] for row in rows]),
+        usernames=[usernames_by_id[author_id] for author_id in author_ids],
+        country_ids=country_ids,
+        codes=codes,
+        mask=mask,
+    )
+
+
+# --- answering -----------------------------------------------------------------------------------------------
+@dataclass
+class Matched:
+    """The masked cells of a request, as positions into the catalogue."""
+
+    span: np.ndarray
+    blog: np.ndarray
+    column: np.ndarray  # country column, or 0 when the cells were read per block total
+    views: np.ndarray
+
+
+def _matched(query_window: list[tuple[datetime, datetime]], book: Catalogue, *, by_country: bool) -> Matched | None:
+    info = fold_info()
+    if info is None:
+        return None
+    coverage = cover(query_window, info, _available_periods(query_window))
+    per_country = by_country or not book.ignores_country
+    cells = _cells(coverage, book.country_keys() if per_country else [ALL_COUNTRIES])
+    blog = book.blog_positions(cells.blog)
+    if per_country:
+        column = book.country_columns(cells.country)
+        keep = book.mask[blog, column]
+    else:
+        # Raw cells still carry their country; block totals carry ALL_COUNTRIES. Either way only the blog counts.
+        column = np.zeros(len(blog), dtype=np.int64)
+        keep = book.mask[blog, 0]
+    return Matched(cells.span[keep], blog[keep], column[keep], cells.views[keep])
+
+
+def _data_span(window: Window) -> tuple[datetime, datetime] | None:
+    """The window with its open ends closed at the days of the first and last view (two index lookups)."""
+    start, end = window.start, window.end
+    if start is None or end is None:
+        stamps = BlogView.objects.values_list("timestamp", flat=True)
+        first, last = stamps.order_by("timestamp").first(), stamps.order_by("-timestamp").first()
+        if first is None or last is None:
+            return None
+        start = start or local_midnight(local_date(first))
+        end = end or local_midnight(local_date(last) + timedelta(days=1))
+    return (start, end) if start < end else None
+
+
+def _sorted_rows(rows: list[Row], limit: int | None, key: Callable[[Row], Any]) -> list[Row]:
+    rows.sort(key=key)
+    return rows if limit is None else rows[:limit]
+
+
+def _per_country(book: Catalogue, matched: Matched) -> tuple[np.ndarray, np.ndarray]:
+    width = len(book.codes) + 1
+    views = np.bincount(matched.column, weights=matched.views, minlength=width).astype(np.int64)
+    pairs = np.unique(matched.blog * width + matched.column)
+    blogs = np.bincount(pairs % width, minlength=width)
+    return views, blogs
+
+
+def _per_blog(book: Catalogue, matched: Matched) -> np.ndarray:
+    return np.bincount(matched.blog, weights=matched.views, minlength=len(book.blog_ids)).astype(np.int64)
+
+
+def _answer(
+    query: AnalyticsQuery,
+    *,
+    by_country: bool,
+    build: Callable[[Catalogue, Matched], list[Row]],
+    fallback: Callable[[AnalyticsQuery], list[Row]],
+) -> list[Row]:
+    if query.window.is_empty:
+        return []
+    with _snapshot():
+        span = _data_span(query.window)
+        if span is None:
+            return []
+        book = catalogue(query.filters)
+        try:
+            matched = _matched([span], book, by_country=by_country)
+        except InconsistentSummaries:
+            logger.exception("summaries disagree with the catalogue; answering from raw events")
+            matched = None
+        if matched is None:
+            return fallback(query)
+        return build(book, matched)
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One consistent snapshot for the several reads of an answer (REPEATABLE READ on PostgreSQL)."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
+    def build(book: Catalogue, matched: Matched) -> list[Row]:
+        views, blogs = _per_country(book, matched)
+        rows = [Row(book.codes[c - 1], int(blogs[c]), int(views[c])) for c in range(1, len(views)) if views[c]]
+        return _sorted_rows(rows, query.limit, lambda row: (-row.z, row.x))
+
+    return _answer(query, by_country=True, build=build, fallback=reference.blog_views_by_country)
+
+
+def top_countries(query: AnalyticsQuery) -> list[Row]:
+    def build(book: Catalogue, matched: Matched) -> list[Row]:
+        views, blogs = _per_country(book, matched)
+        rows = [Row(book.codes[c - 1], int(views[c]), int(blogs[c])) for c in range(1, len(views)) if views[c]]
+        return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
+
+    return _answer(query, by_country=True, build=build, fallback=reference.top_countries)
+
+
+def _per_author(book: Catalogue, matched: Matched) -> tuple[np.ndarray, np.ndarray]:
+    per_blog = _per_blog(book, matched)
+    width = len(book.usernames)
+    views = np.bincount(book.author_index, weights=per_blog, minlength=width).astype(np.int64)
+    blogs = np.bincount(book.author_index, weights=per_blog > 0, minlength=width).astype(np.int64)
+    return views, blogs
+
+
+def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
+    def build(book: Catalogue, matched: Matched) -> list[Row]:
+        views, blogs = _per_author(book, matched)
+        rows = [Row(book.usernames[a], int(blogs[a]), int(views[a])) for a in np.flatnonzero(views)]
+        return _sorted_rows(rows, query.limit, lambda row: (-row.z, row.x))
+
+    return _answer(query, by_country=False, build=build, fallback=reference.blog_views_by_author)
+
+
+def top_authors(query: AnalyticsQuery) -> list[Row]:
+    def build(book: Catalogue, matched: Matched) -> list[Row]:
+        views, blogs = _per_author(book, matched)
+        rows = [Row(book.usernames[a], int(views[a]), int(blogs[a])) for a in np.flatnonzero(views)]
+        return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
+
+    return _answer(query, by_country=False, build=build, fallback=reference.top_authors)
+
+
+def top_blogs(query: AnalyticsQuery) -> list[Row]:
+    def build(book: Catalogue, matched: Matched) -> list[Row]:
+        views = _per_blog(book, matched)
+        width = len(book.codes) + 1
+        named = matched.column > 0
+        pairs = np.unique(matched.blog[named] * width + matched.column[named])
+        countries = np.bincount(pairs // width, minlength=len(book.blog_ids))
+        order = sorted(np.flatnonzero(views), key=lambda b: (-views[b], book.blog_ids[b]))
+        if query.limit is not None:
+            order = order[: query.limit]
+        return [Row(book.titles[b], int(views[b]), int(countries[b])) for b in order]
+
+    return _answer(query, by_country=True, build=build, fallback=reference.top_blogs)
+
+
+def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
+    with _snapshot():
+        frame = reference.performance_frame(query, now=now)
+        if frame is None:
+            return []
+        book = catalogue(query.filters)
+        spans = [frame.period_range(-1)] + [frame.period_range(index) for index in range(len(frame.starts))]
+        try:
+            matched = _matched(spans, book, by_country=False)
+        except InconsistentSummaries:
+            logger.exception("summaries disagree with the catalogue; answering from raw events")
+            matched = None
+        if matched is None:
+            return reference.performance(query, now=now, x_metric=x_metric)
+
+        slots = len(spans)
+        views = np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
+        distinct = np.unique(matched.span * len(book.blog_ids) + matched.blog)
+        blogs = np.bincount(distinct // len(book.blog_ids), minlength=slots) if len(book.blog_ids) else np.zeros(slots)
+        by_start = {start: int(views[index + 1]) for index, start in enumerate(frame.starts)}
+        if x_metric == "created":
+            blog_counts = reference.created_per_period(query, frame)
+        else:
+            blog_counts = {start: int(blogs[index + 1]) for index, start in enumerate(frame.starts)}
+        return reference.performance_rows(frame, by_start, blog_counts, int(views[0]))

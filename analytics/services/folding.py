@@ -1,0 +1,309 @@
+"""The fold: raw ``BlogView`` rows → summary blocks (day, week, month × country), incrementally and atomically.
+
+A fold runs in one transaction (REPEATABLE READ on PostgreSQL), so a run killed at any moment leaves every
+block either fully old or fully new, and the change markers it consumes are exactly the ones whose writes it
+read. The aggregation runs in the database; Python only packs the per-(block, country) blog lists, one
+streamed cell at a time, so memory stays flat as events grow. See docs/design.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import groupby
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Min
+from django.db.models.functions import Coalesce, Trunc
+from django.utils import timezone
+
+from analytics.models import (
+    BlogView,
+    DailyAnalyticsSummary,
+    DataVersion,
+    FoldState,
+    PeriodAnalyticsSummary,
+    ViewChange,
+)
+from analytics.periods import Granularity, local_date, local_midnight, next_period_start, period_start, reporting_tz
+
+ALL_COUNTRIES = -1  # country_key of the row that sums a block over every country (and marks it as folded)
+NO_COUNTRY = 0
+BLOG_ID_DTYPE = np.dtype(">i8")
+COUNT_DTYPE = np.dtype(">i4")
+WRITE_BATCH = 500
+STREAM_CHUNK = 20_000
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """What a fold will rebuild."""
+
+    full: bool
+    days: tuple[date, ...]
+    weeks: tuple[date, ...]
+    months: tuple[date, ...]
+    folded_through: date
+    pending_changes: int
+
+    @property
+    def blocks(self) -> int:
+        return len(self.days) + len(self.weeks) + len(self.months)
+
+
+@dataclass
+class FoldReport:
+    plan: FoldPlan
+    dry_run: bool
+    rows_written: int = 0
+    seconds: float = 0.0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def changed_days(buckets: Iterable[datetime]) -> set[date]:
+    """The reporting-timezone days an hour bucket (UTC) overlaps: one, or two for a half-hour offset."""
+    days: set[date] = set()
+    for bucket in buckets:
+        days.add(local_date(bucket))
+        days.add(local_date(bucket + timedelta(hours=1) - timedelta(microseconds=1)))
+    return days
+
+
+def pack_ids(blog_ids: list[int]) -> bytes:
+    return np.asarray(blog_ids, dtype=BLOG_ID_DTYPE).tobytes()
+
+
+def pack_counts(counts: list[int]) -> bytes:
+    return np.asarray(counts, dtype=COUNT_DTYPE).tobytes()
+
+
+def _day_range(first: date, last: date) -> set[date]:
+    return {first + timedelta(days=offset) for offset in range((last - first).days + 1)}
+
+
+def _fold_plan(*, today: date, days: int | None, force: bool, full: bool) -> tuple[FoldPlan, list[datetime]]:
+    """Which day, week and month blocks to rebuild.
+
+    Incremental: the days that change markers name (within the last ``days`` if given; with ``force`` every one
+    of those days), and every whole week and month holding one of them or having ended since the last fold.
+    Full (``full``, no fold yet, another reporting timezone, or ``force`` without ``days``): everything.
+    """
+    state = FoldState.objects.first()
+    buckets = list(ViewChange.objects.values_list("bucket", flat=True).distinct())
+    full = full or state is None or state.timezone != settings.TIME_ZONE or (force and days is None)
+    floor = today - timedelta(days=days - 1) if days is not None and not full else None
+
+    if full:
+        first = BlogView.objects.aggregate(first=Min("timestamp"))["first"]
+        selected = _day_range(min(local_date(first), today) if first is not None else today, today)
+        last_fold = date.min
+    else:
+        assert state is not None
+        selected = {day for day in changed_days(buckets) if day <= today}
+        if force and floor is not None:
+            selected |= _day_range(floor, today)
+        if floor is not None:
+            selected = {day for day in selected if day >= floor}
+        last_fold = state.folded_through
+
+    def whole_periods(granularity: Granularity) -> tuple[date, ...]:
+        starts = {period_start(day, granularity) for day in selected}
+        # Periods that ended since the last fold, even with no change in them, get their block now.
+        starts |= {
+            period_start(day, granularity)
+            for day in _day_range(max(last_fold, today - timedelta(days=400)), today - timedelta(days=1))
+        }
+        return tuple(sorted(start for start in starts if next_period_start(start, granularity) <= today))
+
+    plan = FoldPlan(
+        full=full,
+        days=tuple(sorted(selected)),
+        weeks=whole_periods(Granularity.WEEK),
+        months=whole_periods(Granularity.MONTH),
+        folded_through=today,
+        pending_changes=len(buckets),
+    )
+    return plan, buckets
+
+
+def _cells(granularity: Granularity, starts: tuple[date, ...]) -> Iterator[tuple[date, int, int, int]]:
+    """(block start, country key, blog id, views) for the given blocks, ordered, aggregated by the database."""
+    if not starts:
+        return
+    next_start = (lambda day: day + timedelta(days=1)) if granularity is Granularity.DAY else None
+    for run in _runs(starts, granularity):
+        end = next_start(run[-1]) if next_start else next_period_start(run[-1], granularity)
+        rows = (
+            BlogView.objects.filter(timestamp__gte=local_midnight(run[0]), timestamp__lt=local_midnight(end))
+            .annotate(block=Trunc("timestamp", granularity.value, tzinfo=reporting_tz()))
+            .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
+            .values("block", "country_key", "blog_id")
+            .annotate(views=Count("id"))
+            .order_by("block", "country_key", "blog_id")
+            .values_list("block", "country_key", "blog_id", "views")
+        )
+        for block, country_key, blog_id, views in rows.iterator(chunk_size=STREAM_CHUNK):
+            yield local_date(block), country_key, blog_id, views
+
+
+def _runs(starts: tuple[date, ...], granularity: Granularity) -> Iterator[tuple[date, ...]]:
+    """Split sorted block starts into runs of consecutive blocks, so each run is one range scan."""
+    run: list[date] = []
+    for start in starts:
+        if run and (
+            start != run[-1] + timedelta(days=1)
+            if granularity is Granularity.DAY
+            else start != next_period_start(run[-1], granularity)
+        ):
+            yield tuple(run)
+            run = []
+        run.append(start)
+    if run:
+        yield tuple(run)
+
+
+@dataclass(frozen=True)
+class PackedBlock:
+    start: date
+    country_key: int
+    blog_ids: bytes
+    view_counts: bytes
+    total_views: int
+    unique_blogs: int
+
+
+def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...]) -> Iterator[PackedBlock]:
+    """Per block: one row per country present, then the ALL_COUNTRIES row (always, even for an empty block)."""
+    wanted = set(starts)
+    seen: set[date] = set()
+    for start, block_cells in groupby(cells, key=lambda cell: cell[0]):
+        seen.add(start)
+        totals: dict[int, int] = {}
+        for country_key, country_cells in groupby(block_cells, key=lambda cell: cell[1]):
+            ids: list[int] = []
+            counts: list[int] = []
+            for _, _, blog_id, views in country_cells:
+                ids.append(blog_id)
+                counts.append(views)
+                totals[blog_id] = totals.get(blog_id, 0) + views
+            yield PackedBlock(start, country_key, pack_ids(ids), pack_counts(counts), sum(counts), len(ids))
+        ordered = sorted(totals)
+        counts = [totals[blog_id] for blog_id in ordered]
+        yield PackedBlock(start, ALL_COUNTRIES, pack_ids(ordered), pack_counts(counts), sum(counts), len(ordered))
+    for start in sorted(wanted - seen):
+        yield PackedBlock(start, ALL_COUNTRIES, b"", b"", 0, 0)
+
+
+def _write(granularity: Granularity, starts: tuple[date, ...], progress: Callable[[], None]) -> int:
+    if granularity is Granularity.DAY:
+        DailyAnalyticsSummary.objects.filter(date__in=starts).delete()
+    else:
+        PeriodAnalyticsSummary.objects.filter(granularity=granularity.value, start__in=starts).delete()
+    written = 0
+    batch: list[DailyAnalyticsSummary | PeriodAnalyticsSummary] = []
+    last_start: date | None = None
+    for packed in _pack(_cells(granularity, starts), starts):
+        common = {
+            "country_key": packed.country_key,
+            "blog_ids": packed.blog_ids,
+            "view_counts": packed.view_counts,
+            "total_views": packed.total_views,
+            "unique_blogs": packed.unique_blogs,
+        }
+        if granularity is Granularity.DAY:
+            batch.append(DailyAnalyticsSummary(date=packed.start, **common))
+        else:
+            batch.append(PeriodAnalyticsSummary(granularity=granularity.value, start=packed.start, **common))
+        if packed.start != last_start:
+            last_start = packed.start
+            progress()
+        if len(batch) >= WRITE_BATCH:
+            written += _flush(batch)
+    return written + _flush(batch)
+
+
+def _flush(batch: list) -> int:  # type: ignore[type-arg]
+    if not batch:
+        return 0
+    type(batch[0]).objects.bulk_create(batch)
+    count = len(batch)
+    batch.clear()
+    return count
+
+
+def _delete_folded_changes(plan: FoldPlan, buckets: list[datetime]) -> None:
+    """Consume the markers whose every day was rebuilt. Under REPEATABLE READ a DELETE only reaches rows this
+    transaction could see, so a write that commits during the fold keeps its marker and its day stays raw."""
+    if plan.full:
+        ViewChange.objects.all().delete()
+        return
+    rebuilt = set(plan.days)
+    done = [bucket for bucket in buckets if changed_days([bucket]) <= rebuilt]
+    for offset in range(0, len(done), 500):
+        ViewChange.objects.filter(bucket__in=done[offset : offset + 500]).delete()
+
+
+def data_version_bump() -> None:
+    updated = DataVersion.objects.filter(pk=1).update(value=F("value") + 1)
+    if not updated:
+        DataVersion.objects.get_or_create(pk=1, defaults={"value": 1})
+
+
+def summaries_fold(
+    *,
+    days: int | None = None,
+    force: bool = False,
+    full: bool = False,
+    dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+) -> FoldReport:
+    """Fold new and changed days (or the last ``days``, or everything with ``full``) into summary blocks."""
+    started = time.perf_counter()
+    today = local_date(timezone.now())
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        plan, buckets = _fold_plan(today=today, days=days, force=force, full=full)
+        report = FoldReport(plan=plan, dry_run=dry_run)
+        if dry_run:
+            report.seconds = time.perf_counter() - started
+            return report
+
+        done = 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, plan.blocks)
+
+        if plan.full:
+            DailyAnalyticsSummary.objects.all().delete()
+            PeriodAnalyticsSummary.objects.all().delete()
+        for granularity, starts in (
+            (Granularity.DAY, plan.days),
+            (Granularity.WEEK, plan.weeks),
+            (Granularity.MONTH, plan.months),
+        ):
+            report.rows_written += _write(granularity, starts, step)
+        _delete_folded_changes(plan, buckets)
+        FoldState.objects.update_or_create(
+            pk=1,
+            defaults={
+                "timezone": settings.TIME_ZONE,
+                "folded_through": plan.folded_through,
+                "folded_at": timezone.now(),
+            },
+        )
+    # Outside the fold's snapshot: writers bump this row too, and a REPEATABLE READ update of it would fail.
+    data_version_bump()
+    report.seconds = time.perf_counter() - started
+    return report
