@@ -1,0 +1,1 @@
+"""Writes: ingestion, pre-aggregation, locking and demo-data seeding."""
