@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
-from rest_framework.exceptions import NotFound, UnsupportedMediaType
+from rest_framework.exceptions import NotFound, ParseError, UnsupportedMediaType
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from analytics.selectors import engine
 from analytics.selectors.rows import Row
 
 MSG_UNKNOWN_OBJECT_TYPE = "Unknown object type {value!r}; use one of: {choices}."
+MSG_BAD_CONTENT_LENGTH = "The Content-Length header is not a whole number."
 MSG_CONTENT_TYPE = "Send the body as JSON with the header Content-Type: application/json."
 
 # Path type → selector name, looked up on the engine that IDEEZA_QUERY_ENGINE picks.
@@ -42,6 +43,13 @@ def _type_parameter(name: str, choices: dict[str, Any]) -> openapi.Parameter:
     return openapi.Parameter(name, openapi.IN_PATH, type=openapi.TYPE_STRING, enum=list(choices), required=True)
 
 
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError(MSG_BAD_CONTENT_LENGTH) from None
+
+
 class AnalyticsQueryView(APIView):
     """Shared shell: auth per IDEEZA_API_OPEN, JSON body → AnalyticsQuery → rows → {x, y, z} list."""
 
@@ -54,7 +62,7 @@ class AnalyticsQueryView(APIView):
 
     def query(self, request: Request, now: datetime) -> AnalyticsQuery:
         # Without a Content-Type DRF would silently read the body as empty, dropping every filter.
-        if not request.content_type and int(request.META.get("CONTENT_LENGTH") or 0) > 0:
+        if not request.content_type and _declared_length(request) > 0:
             raise UnsupportedMediaType(request.content_type, detail=MSG_CONTENT_TYPE)
         return parse_query(request.data, endpoint=self.endpoint, now=now)
 

@@ -165,6 +165,12 @@ def test_body_without_content_type_is_refused_not_ignored(db, api_client):
     assert error["message"] == MSG_CONTENT_TYPE
 
 
+def test_malformed_content_length_is_not_a_500(db, api_client):
+    response = api_client.generic("POST", TOP_BLOG, b'{"year": 2025}', content_type="", CONTENT_LENGTH="abc")
+    assert response.status_code in (400, 415)
+    assert set(response.json()) == {"message", "code", "fields"}
+
+
 def test_form_body_is_unsupported(db, api_client):
     assert_error_shape(api_client.post(TOP_BLOG, {"year": "2025"}), 415)
 
