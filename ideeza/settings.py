@@ -224,3 +224,8 @@ IDEEZA_MAX_BODY_BYTES = env_int("IDEEZA_MAX_BODY_BYTES", 1024 * 1024, minimum=10
 # DRF throttle rates such as "100/second"; unset = no throttling of query endpoints.
 IDEEZA_QUERY_THROTTLE_RATE = os.environ.get("IDEEZA_QUERY_THROTTLE_RATE") or None
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"analytics-query": IDEEZA_QUERY_THROTTLE_RATE}
+
+# precalculate_stats: how long a Redis lock lives without its heartbeat, and the file lock used without
+# Redis or PostgreSQL.
+IDEEZA_LOCK_TTL_SECONDS = env_int("IDEEZA_LOCK_TTL_SECONDS", 30, minimum=3)
+IDEEZA_LOCK_FILE = os.environ.get("IDEEZA_LOCK_FILE") or str(BASE_DIR / ".precalculate_stats.lock")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics.management.progress import ProgressBar
 from analytics.models import BlogView
 from analytics.services.seeding import SeedOptionError, demo_data_seed
 
@@ -17,7 +17,6 @@ MSG_DONE = (
     "Seeded {views:,} views of {blogs:,} blogs by {authors:,} authors from {countries:,} countries, "
     "{first_day} to {last_day} (seed {seed}), in {seconds:.1f}s."
 )
-BAR_WIDTH = 20
 
 
 class Command(BaseCommand):
@@ -46,17 +45,7 @@ class Command(BaseCommand):
         if options["if_empty"] and BlogView.objects.exists():
             self.stdout.write(MSG_SKIPPED)
             return
-        started = time.perf_counter()
-        interactive = self.stderr.isatty()
-
-        def progress(done: int, total: int) -> None:
-            filled = BAR_WIDTH * done // total
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            line = f"views {done:>{len(f'{total:,}')},}/{total:,} [{bar}] {100 * done // total:3d}% "
-            line += f"{time.perf_counter() - started:6.1f}s"
-            # A terminal gets one bar redrawn in place; a log gets one line per chunk.
-            self.stderr.write(line, style_func=str, ending="\r" if interactive and done < total else "\n")
-
+        progress = ProgressBar(self.stderr, "views")
         try:
             result = demo_data_seed(
                 views=options["views"],
