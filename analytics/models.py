@@ -69,8 +69,9 @@ class BlogView(models.Model):
 class SummaryBlock(models.Model):
     """Views of one country in one block of days, as two parallel packed arrays (see docs/design.md).
 
-    ``blog_ids`` holds the distinct blog ids viewed, ascending, as big-endian int64; ``view_counts`` the views of
-    each, as big-endian int32. ``country_key`` is the country id, or 0 for views with no country. Summaries are
+    ``blog_ids`` holds the distinct blog ids viewed and ``view_counts`` the views of each (analytics.blockcodec);
+    ``blog_bits`` the same ids as a bitset, for distinct counts that need no per-blog views. ``country_key`` is
+    the country id, or 0 for views with no country. Summaries are
     derived data: they carry no foreign keys, and titles, authors and codes are joined at query time, so
     renaming a blog or handing it to another author never makes a summary stale.
     """
@@ -80,6 +81,9 @@ class SummaryBlock(models.Model):
     unique_blogs = models.IntegerField()
     blog_ids = models.BinaryField()
     view_counts = models.BinaryField()
+    blog_bits = models.BinaryField(
+        default=b"", help_text="Bit i set when blog id i was viewed: distinct counts by OR and popcount."
+    )
 
     class Meta:
         abstract = True

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.functions import Coalesce, Trunc
 
+from analytics.blockcodec import decode, union_bits
 from analytics.filters import AnalyticsQuery, Leaf, Node, NotNode, TreeField, ViewFilters, Window
 from analytics.models import (
     Blog,
@@ -37,9 +38,12 @@ from analytics.periods import Granularity, local_date, local_midnight, next_peri
 from analytics.selectors import reference
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
 from analytics.selectors.rows import Row
-from analytics.services.folding import ALL_COUNTRIES, BLOG_ID_DTYPE, COUNT_DTYPE, NO_COUNTRY, changed_days
+from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY, changed_days
 
 logger = logging.getLogger(__name__)
+
+# Filters that keep fewer than 1 blog in this many are answered by the reference scan (see Catalogue.is_selective).
+SELECTIVE_BLOG_SHARE = 20
 
 
 class InconsistentSummaries(Exception):
@@ -143,10 +147,9 @@ class Cells:
     views: np.ndarray
 
 
-def _cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
-    """Read the blocks and raw ranges. ``country_keys``: the per-country rows wanted (``None``: all of them);
-    ``[ALL_COUNTRIES]`` reads the per-block totals instead, for masks that ignore the country."""
-    parts: list[tuple[int, Any, Any, int]] = []  # (span, blog_ids bytes, counts bytes, country key)
+def _block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str) -> Iterator[tuple[Any, ...]]:
+    """(span, *columns) of every block row the coverage uses, for the wanted country keys (``None``: all real
+    ones, no-country included; ``[ALL_COUNTRIES]``: the per-block totals)."""
 
     def keyed(rows: Any) -> Any:
         if country_keys is None:
@@ -154,35 +157,35 @@ def _cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
         return rows.filter(country_key__in=country_keys)
 
     if coverage.days:
-        days = keyed(DailyAnalyticsSummary.objects.filter(date__gte=min(coverage.days), date__lte=max(coverage.days)))
-        for day, key, ids, counts in days.values_list("date", "country_key", "blog_ids", "view_counts"):
-            if day in coverage.days:
-                parts.append((coverage.days[day], ids, counts, key))
+        days = keyed(DailyAnalyticsSummary.objects.filter(date__in=sorted(coverage.days)))
+        for day, *values in days.values_list("date", *columns):
+            yield coverage.days[day], *values
     if coverage.periods:
         wanted = reduce(lambda q, key: q | Q(granularity=key[0], start=key[1]), coverage.periods, Q(pk__in=[]))
         periods = keyed(PeriodAnalyticsSummary.objects.filter(wanted))
-        for granularity, start, key, ids, counts in periods.values_list(
-            "granularity", "start", "country_key", "blog_ids", "view_counts"
-        ):
-            parts.append((coverage.periods[(granularity, start)], ids, counts, key))
+        for granularity, start, *values in periods.values_list("granularity", "start", *columns):
+            yield coverage.periods[(granularity, start)], *values
 
-    spans, blogs, countries, views = [], [], [], []
-    for span, ids, counts, key in parts:
-        blog_ids = np.frombuffer(ids, dtype=BLOG_ID_DTYPE)
-        spans.append(np.full(len(blog_ids), span, dtype=np.int64))
-        blogs.append(blog_ids.astype(np.int64))
-        countries.append(np.full(len(blog_ids), key, dtype=np.int64))
-        views.append(np.frombuffer(counts, dtype=COUNT_DTYPE).astype(np.int64))
 
+def _cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
+    """Every (span, blog, country, views) entry of the blocks and raw ranges."""
+    rows = list(_block_rows(coverage, country_keys, "country_key", "blog_ids", "view_counts", "unique_blogs"))
+    decoded = decode([(ids, counts, size) for _, _, ids, counts, size in rows])
+    spans = np.array([row[0] for row in rows], dtype=np.int64)
+    keys = np.array([row[1] for row in rows], dtype=np.int64)
     raw = _raw_cells(coverage)
-    for values, target in zip(raw, (spans, blogs, countries, views), strict=True):
-        target.append(values)
-    return Cells(*(np.concatenate(arrays) for arrays in (spans, blogs, countries, views)))
+    return Cells(
+        span=np.concatenate([spans[decoded.row], raw.span]),
+        blog=np.concatenate([decoded.blog, raw.blog]),
+        country=np.concatenate([keys[decoded.row], raw.country]),
+        views=np.concatenate([decoded.views, raw.views]),
+    )
 
 
-def _raw_cells(coverage: Coverage) -> tuple[np.ndarray, ...]:
+def _raw_cells(coverage: Coverage) -> Cells:
     if not coverage.raw:
-        return tuple(np.zeros(0, dtype=np.int64) for _ in range(4))
+        empty = np.zeros(0, dtype=np.int64)
+        return Cells(empty, empty, empty, empty)
     span_of_day: dict[date, int] = {}
     ranges = Q(pk__in=[])
     for start, end, span in coverage.raw:
@@ -201,7 +204,7 @@ def _raw_cells(coverage: Coverage) -> tuple[np.ndarray, ...]:
     )
     span = np.array([span_of_day[local_date(row[0])] for row in rows], dtype=np.int64)
     columns = np.array([row[1:] for row in rows], dtype=np.int64).reshape(-1, 3)
-    return span, columns[:, 0], columns[:, 1], columns[:, 2]
+    return Cells(span, columns[:, 0], columns[:, 1], columns[:, 2])
 
 
 # --- the filter mask -----------------------------------------------------------------------------------------
@@ -224,6 +227,17 @@ class Catalogue:
     def ignores_country(self) -> bool:
         return bool((self.mask == self.mask[:, :1]).all())
 
+    @property
+    def ignores_blog(self) -> bool:
+        return bool((self.mask == self.mask[:1, :]).all())
+
+    @property
+    def is_selective(self) -> bool:
+        """The filters keep only a few blogs: the raw scan walks the (blog, timestamp) index over just their
+        views, which beats reading every block of the window."""
+        kept = int(self.mask.any(axis=1).sum())
+        return kept * SELECTIVE_BLOG_SHARE < len(self.blog_ids)
+
     def country_keys(self) -> list[int] | None:
         """The per-country rows the mask can keep (``None``: every country)."""
         allowed = self.mask.any(axis=0)
@@ -243,8 +257,19 @@ class Catalogue:
 
 
 def _positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Index of each id in ``sorted_ids``; a direct lookup table when ids are dense enough, else a binary search."""
+    if not len(ids):
+        return np.zeros(0, dtype=np.int64)
+    top = int(sorted_ids[-1]) if len(sorted_ids) else -1
+    if 0 <= top <= 8 * len(sorted_ids) + 1024:
+        table = np.full(top + 2, -1, dtype=np.int64)
+        table[sorted_ids] = np.arange(len(sorted_ids))
+        positions = table[np.clip(ids, 0, top + 1)]
+        if (positions < 0).any():
+            raise InconsistentSummaries("a summary names an id that no longer exists")
+        return positions
     positions = np.searchsorted(sorted_ids, ids)
-    if len(ids) and (positions.max(initial=0) >= len(sorted_ids) or (sorted_ids[positions] != ids).any()):
+    if positions.max(initial=0) >= len(sorted_ids) or (sorted_ids[positions] != ids).any():
         raise InconsistentSummaries("a summary names an id that no longer exists")
     return positions
 
@@ -327,12 +352,14 @@ class Matched:
     views: np.ndarray
 
 
-def _matched(query_window: list[tuple[datetime, datetime]], book: Catalogue, *, by_country: bool) -> Matched | None:
+def _coverage(spans: list[tuple[datetime, datetime]]) -> Coverage | None:
     info = fold_info()
-    if info is None:
-        return None
-    coverage = cover(query_window, info, _available_periods(query_window))
-    per_country = by_country or not book.ignores_country
+    return None if info is None else cover(spans, info, _available_periods(spans))
+
+
+def _matched(coverage: Coverage, book: Catalogue, *, per_country: bool) -> Matched:
+    """Entries kept by the mask. Without ``per_country``, masks that ignore the country read block totals."""
+    per_country = per_country or not book.ignores_country
     cells = _cells(coverage, book.country_keys() if per_country else [ALL_COUNTRIES])
     blog = book.blog_positions(cells.blog)
     if per_country:
@@ -343,6 +370,34 @@ def _matched(query_window: list[tuple[datetime, datetime]], book: Catalogue, *, 
         column = np.zeros(len(blog), dtype=np.int64)
         keep = book.mask[blog, 0]
     return Matched(cells.span[keep], blog[keep], column[keep], cells.views[keep])
+
+
+@dataclass
+class CountrySets:
+    """Per country column: its views, and which blog positions it saw (a column × blog boolean matrix)."""
+
+    views: np.ndarray
+    seen: np.ndarray
+
+
+def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
+    """For masks that ignore the blog: block totals and bitsets, no per-blog counts (a few hundred bytes a row)."""
+    width = len(book.codes) + 1
+    rows = list(_block_rows(coverage, book.country_keys(), "country_key", "total_views", "blog_bits"))
+    columns = book.country_columns(np.array([row[1] for row in rows], dtype=np.int64))
+    views = np.bincount(columns, weights=[row[2] for row in rows], minlength=width).astype(np.int64)
+    top_id = int(book.blog_ids[-1]) if len(book.blog_ids) else 0
+    seen_ids = union_bits([row[3] for row in rows], columns, width, top_id + 1)
+    if seen_ids.shape[1] and (seen_ids.any(axis=0) & ~np.isin(np.arange(top_id + 1), book.blog_ids)).any():
+        raise InconsistentSummaries("a summary names a blog that no longer exists")
+    seen = seen_ids[:, book.blog_ids] if len(book.blog_ids) else np.zeros((width, 0), dtype=bool)
+
+    raw = _raw_cells(coverage)
+    raw_blog, raw_column = book.blog_positions(raw.blog), book.country_columns(raw.country)
+    views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
+    seen[raw_column, raw_blog] = True
+    allowed = book.mask[0]
+    return CountrySets(np.where(allowed, views, 0), seen & allowed[:, None])
 
 
 def _data_span(window: Window) -> tuple[datetime, datetime] | None:
@@ -363,25 +418,48 @@ def _sorted_rows(rows: list[Row], limit: int | None, key: Callable[[Row], Any]) 
     return rows if limit is None else rows[:limit]
 
 
-def _per_country(book: Catalogue, matched: Matched) -> tuple[np.ndarray, np.ndarray]:
+def _per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
+    """Views and distinct blogs per country column."""
+    if book.ignores_blog:
+        sets = _country_sets(coverage, book)
+        return sets.views, sets.seen.sum(axis=1)
+    matched = _matched(coverage, book, per_country=True)
     width = len(book.codes) + 1
     views = np.bincount(matched.column, weights=matched.views, minlength=width).astype(np.int64)
-    pairs = np.unique(matched.blog * width + matched.column)
-    blogs = np.bincount(pairs % width, minlength=width)
-    return views, blogs
+    seen = np.bincount(matched.blog * width + matched.column, minlength=len(book.blog_ids) * width) > 0
+    return views, seen.reshape(len(book.blog_ids), width).sum(axis=0)
 
 
 def _per_blog(book: Catalogue, matched: Matched) -> np.ndarray:
     return np.bincount(matched.blog, weights=matched.views, minlength=len(book.blog_ids)).astype(np.int64)
 
 
+def _per_author(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
+    per_blog = _per_blog(book, _matched(coverage, book, per_country=False))
+    width = len(book.usernames)
+    views = np.bincount(book.author_index, weights=per_blog, minlength=width).astype(np.int64)
+    blogs = np.bincount(book.author_index, weights=per_blog > 0, minlength=width).astype(np.int64)
+    return views, blogs
+
+
+def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
+    """Views and distinct (named) countries per blog position."""
+    width = len(book.codes) + 1
+    if book.mask.all():
+        # Unfiltered: views from the per-block totals, countries from the bitsets.
+        views = _per_blog(book, _matched(coverage, book, per_country=False))
+        return views, _country_sets(coverage, book).seen[1:].sum(axis=0)
+    matched = _matched(coverage, book, per_country=True)
+    seen = np.bincount(matched.blog * width + matched.column, minlength=len(book.blog_ids) * width) > 0
+    return _per_blog(book, matched), seen.reshape(len(book.blog_ids), width)[:, 1:].sum(axis=1)
+
+
 def _answer(
     query: AnalyticsQuery,
-    *,
-    by_country: bool,
-    build: Callable[[Catalogue, Matched], list[Row]],
+    build: Callable[[Catalogue, Coverage], list[Row]],
     fallback: Callable[[AnalyticsQuery], list[Row]],
 ) -> list[Row]:
+    """Resolve the window and the catalogue in one snapshot, then ``build`` from the blocks; raw if unfolded."""
     if query.window.is_empty:
         return []
     with _snapshot():
@@ -389,14 +467,14 @@ def _answer(
         if span is None:
             return []
         book = catalogue(query.filters)
+        coverage = None if book.is_selective else _coverage([span])
+        if coverage is None:
+            return fallback(query)
         try:
-            matched = _matched([span], book, by_country=by_country)
+            return build(book, coverage)
         except InconsistentSummaries:
             logger.exception("summaries disagree with the catalogue; answering from raw events")
-            matched = None
-        if matched is None:
             return fallback(query)
-        return build(book, matched)
 
 
 @contextmanager
@@ -410,63 +488,54 @@ def _snapshot() -> Iterator[None]:
         yield
 
 
+def _country_rows(book: Catalogue, coverage: Coverage, make: Callable[[str, int, int], Row]) -> list[Row]:
+    views, blogs = _per_country(book, coverage)
+    return [make(book.codes[c - 1], int(views[c]), int(blogs[c])) for c in range(1, len(views)) if views[c]]
+
+
 def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
-    def build(book: Catalogue, matched: Matched) -> list[Row]:
-        views, blogs = _per_country(book, matched)
-        rows = [Row(book.codes[c - 1], int(blogs[c]), int(views[c])) for c in range(1, len(views)) if views[c]]
+    def build(book: Catalogue, coverage: Coverage) -> list[Row]:
+        rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, blogs, views))
         return _sorted_rows(rows, query.limit, lambda row: (-row.z, row.x))
 
-    return _answer(query, by_country=True, build=build, fallback=reference.blog_views_by_country)
+    return _answer(query, build, reference.blog_views_by_country)
 
 
 def top_countries(query: AnalyticsQuery) -> list[Row]:
-    def build(book: Catalogue, matched: Matched) -> list[Row]:
-        views, blogs = _per_country(book, matched)
-        rows = [Row(book.codes[c - 1], int(views[c]), int(blogs[c])) for c in range(1, len(views)) if views[c]]
+    def build(book: Catalogue, coverage: Coverage) -> list[Row]:
+        rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, views, blogs))
         return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
 
-    return _answer(query, by_country=True, build=build, fallback=reference.top_countries)
-
-
-def _per_author(book: Catalogue, matched: Matched) -> tuple[np.ndarray, np.ndarray]:
-    per_blog = _per_blog(book, matched)
-    width = len(book.usernames)
-    views = np.bincount(book.author_index, weights=per_blog, minlength=width).astype(np.int64)
-    blogs = np.bincount(book.author_index, weights=per_blog > 0, minlength=width).astype(np.int64)
-    return views, blogs
+    return _answer(query, build, reference.top_countries)
 
 
 def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
-    def build(book: Catalogue, matched: Matched) -> list[Row]:
-        views, blogs = _per_author(book, matched)
+    def build(book: Catalogue, coverage: Coverage) -> list[Row]:
+        views, blogs = _per_author(book, coverage)
         rows = [Row(book.usernames[a], int(blogs[a]), int(views[a])) for a in np.flatnonzero(views)]
         return _sorted_rows(rows, query.limit, lambda row: (-row.z, row.x))
 
-    return _answer(query, by_country=False, build=build, fallback=reference.blog_views_by_author)
+    return _answer(query, build, reference.blog_views_by_author)
 
 
 def top_authors(query: AnalyticsQuery) -> list[Row]:
-    def build(book: Catalogue, matched: Matched) -> list[Row]:
-        views, blogs = _per_author(book, matched)
+    def build(book: Catalogue, coverage: Coverage) -> list[Row]:
+        views, blogs = _per_author(book, coverage)
         rows = [Row(book.usernames[a], int(views[a]), int(blogs[a])) for a in np.flatnonzero(views)]
         return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
 
-    return _answer(query, by_country=False, build=build, fallback=reference.top_authors)
+    return _answer(query, build, reference.top_authors)
 
 
 def top_blogs(query: AnalyticsQuery) -> list[Row]:
-    def build(book: Catalogue, matched: Matched) -> list[Row]:
-        views = _per_blog(book, matched)
-        width = len(book.codes) + 1
-        named = matched.column > 0
-        pairs = np.unique(matched.blog[named] * width + matched.column[named])
-        countries = np.bincount(pairs // width, minlength=len(book.blog_ids))
+    def build(book: Catalogue, coverage: Coverage) -> list[Row]:
+        views, countries = _per_blog_with_countries(book, coverage)
         order = sorted(np.flatnonzero(views), key=lambda b: (-views[b], book.blog_ids[b]))
         if query.limit is not None:
             order = order[: query.limit]
         return [Row(book.titles[b], int(views[b]), int(countries[b])) for b in order]
 
-    return _answer(query, by_country=True, build=build, fallback=reference.top_blogs)
+    return _answer(query, build, reference.top_blogs)
 
 
 def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
@@ -474,20 +543,22 @@ def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[
         frame = reference.performance_frame(query, now=now)
         if frame is None:
             return []
-        book = catalogue(query.filters)
         spans = [frame.period_range(-1)] + [frame.period_range(index) for index in range(len(frame.starts))]
+        book = catalogue(query.filters)
+        coverage = None if book.is_selective else _coverage(spans)
+        if coverage is None:
+            return reference.performance(query, now=now, x_metric=x_metric)
         try:
-            matched = _matched(spans, book, by_country=False)
+            matched = _matched(coverage, book, per_country=False)
         except InconsistentSummaries:
             logger.exception("summaries disagree with the catalogue; answering from raw events")
-            matched = None
-        if matched is None:
             return reference.performance(query, now=now, x_metric=x_metric)
 
         slots = len(spans)
         views = np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
-        distinct = np.unique(matched.span * len(book.blog_ids) + matched.blog)
-        blogs = np.bincount(distinct // len(book.blog_ids), minlength=slots) if len(book.blog_ids) else np.zeros(slots)
+        width = len(book.blog_ids)
+        seen = np.bincount(matched.span * width + matched.blog, minlength=slots * width) > 0
+        blogs = seen.reshape(slots, width).sum(axis=1) if width else np.zeros(slots, dtype=np.int64)
         by_start = {start: int(views[index + 1]) for index, start in enumerate(frame.starts)}
         if x_metric == "created":
             blog_counts = reference.created_per_period(query, frame)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
 
-import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Min
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
+from analytics.blockcodec import encode_bits, encode_counts, encode_ids
 from analytics.models import (
     BlogView,
     DailyAnalyticsSummary,
@@ -33,8 +33,6 @@ from analytics.periods import Granularity, local_date, local_midnight, next_peri
 
 ALL_COUNTRIES = -1  # country_key of the row that sums a block over every country (and marks it as folded)
 NO_COUNTRY = 0
-BLOG_ID_DTYPE = np.dtype(">i8")
-COUNT_DTYPE = np.dtype(">i4")
 WRITE_BATCH = 500
 STREAM_CHUNK = 20_000
 
@@ -73,14 +71,6 @@ def changed_days(buckets: Iterable[datetime]) -> set[date]:
         days.add(local_date(bucket))
         days.add(local_date(bucket + timedelta(hours=1) - timedelta(microseconds=1)))
     return days
-
-
-def pack_ids(blog_ids: list[int]) -> bytes:
-    return np.asarray(blog_ids, dtype=BLOG_ID_DTYPE).tobytes()
-
-
-def pack_counts(counts: list[int]) -> bytes:
-    return np.asarray(counts, dtype=COUNT_DTYPE).tobytes()
 
 
 def _day_range(first: date, last: date) -> set[date]:
@@ -172,10 +162,18 @@ def _runs(starts: tuple[date, ...], granularity: Granularity) -> Iterator[tuple[
 class PackedBlock:
     start: date
     country_key: int
-    blog_ids: bytes
-    view_counts: bytes
-    total_views: int
-    unique_blogs: int
+    blog_ids: list[int]
+    view_counts: list[int]
+
+    def fields(self) -> dict[str, object]:
+        return {
+            "country_key": self.country_key,
+            "blog_ids": encode_ids(self.blog_ids),
+            "view_counts": encode_counts(self.view_counts),
+            "blog_bits": encode_bits(self.blog_ids),
+            "total_views": sum(self.view_counts),
+            "unique_blogs": len(self.blog_ids),
+        }
 
 
 def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...]) -> Iterator[PackedBlock]:
@@ -192,12 +190,12 @@ def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...])
                 ids.append(blog_id)
                 counts.append(views)
                 totals[blog_id] = totals.get(blog_id, 0) + views
-            yield PackedBlock(start, country_key, pack_ids(ids), pack_counts(counts), sum(counts), len(ids))
+            yield PackedBlock(start, country_key, ids, counts)
         ordered = sorted(totals)
         counts = [totals[blog_id] for blog_id in ordered]
-        yield PackedBlock(start, ALL_COUNTRIES, pack_ids(ordered), pack_counts(counts), sum(counts), len(ordered))
+        yield PackedBlock(start, ALL_COUNTRIES, ordered, counts)
     for start in sorted(wanted - seen):
-        yield PackedBlock(start, ALL_COUNTRIES, b"", b"", 0, 0)
+        yield PackedBlock(start, ALL_COUNTRIES, [], [])
 
 
 def _write(granularity: Granularity, starts: tuple[date, ...], progress: Callable[[], None]) -> int:
@@ -209,13 +207,7 @@ def _write(granularity: Granularity, starts: tuple[date, ...], progress: Callabl
     batch: list[DailyAnalyticsSummary | PeriodAnalyticsSummary] = []
     last_start: date | None = None
     for packed in _pack(_cells(granularity, starts), starts):
-        common = {
-            "country_key": packed.country_key,
-            "blog_ids": packed.blog_ids,
-            "view_counts": packed.view_counts,
-            "total_views": packed.total_views,
-            "unique_blogs": packed.unique_blogs,
-        }
+        common = packed.fields()
         if granularity is Granularity.DAY:
             batch.append(DailyAnalyticsSummary(date=packed.start, **common))
         else:
