@@ -18,8 +18,10 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from analytics.api import schemas
+from analytics.api.cache import cached
 from analytics.api.serializers import CountRowSerializer, ErrorSerializer, PerformanceRowSerializer
 from analytics.filters import AnalyticsQuery, Endpoint, parse_query
+from analytics.periods import local_date
 from analytics.selectors import engine
 from analytics.selectors.rows import Row
 
@@ -67,6 +69,15 @@ class AnalyticsQueryView(APIView):
         return parse_query(request.data, endpoint=self.endpoint, now=now)
 
     @staticmethod
+    def answer(parts: tuple[Any, ...], compute: Callable[[], Any]) -> Response:
+        """Serve from the response cache when it holds this request's answer; say which in X-Cache."""
+        # Plain dicts: DRF's ReturnList would drag its serializer into the pickle.
+        data, status = cached(
+            (settings.IDEEZA_QUERY_ENGINE, settings.TIME_ZONE, *parts), lambda: [dict(row) for row in compute()]
+        )
+        return Response(data, headers={"X-Cache": status})
+
+    @staticmethod
     def pick(selectors: dict[str, str], value: str) -> Callable[[AnalyticsQuery], list[Row]]:
         if value not in selectors:
             raise NotFound(MSG_UNKNOWN_OBJECT_TYPE.format(value=value, choices=", ".join(selectors)))
@@ -93,7 +104,10 @@ class BlogViewsView(AnalyticsQueryView):
     )
     def post(self, request: Request, object_type: str) -> Response:
         selector = self.pick(BLOG_VIEWS_SELECTORS, object_type)
-        return Response(CountRowSerializer(selector(self.query(request, timezone.now())), many=True).data)
+        query = self.query(request, timezone.now())
+        return self.answer(
+            ("blog-views", object_type, query), lambda: CountRowSerializer(selector(query), many=True).data
+        )
 
 
 class TopView(AnalyticsQueryView):
@@ -116,7 +130,8 @@ class TopView(AnalyticsQueryView):
     )
     def post(self, request: Request, top_type: str) -> Response:
         selector = self.pick(TOP_SELECTORS, top_type)
-        return Response(CountRowSerializer(selector(self.query(request, timezone.now())), many=True).data)
+        query = self.query(request, timezone.now())
+        return self.answer(("top", top_type, query), lambda: CountRowSerializer(selector(query), many=True).data)
 
 
 class PerformanceView(AnalyticsQueryView):
@@ -136,5 +151,10 @@ class PerformanceView(AnalyticsQueryView):
     def post(self, request: Request) -> Response:
         now = timezone.now()
         query = self.query(request, now)
-        rows = engine().performance(query, now=now, x_metric=settings.IDEEZA_PERFORMANCE_X_METRIC)
-        return Response(PerformanceRowSerializer(rows, many=True).data)
+        metric = settings.IDEEZA_PERFORMANCE_X_METRIC
+
+        def compute() -> Any:
+            return PerformanceRowSerializer(engine().performance(query, now=now, x_metric=metric), many=True).data
+
+        # An open upper end closes at the end of today: today is part of the key.
+        return self.answer(("performance", query, metric, local_date(now)), compute)

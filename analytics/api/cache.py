@@ -1,0 +1,63 @@
+"""The response cache (SPEC §7): answers keyed by the normalised request and the data version.
+
+The key holds the resolved window (not ``now()``), every filter in a canonical order, the engine, the
+reporting timezone, today's date and the x metric. The data version is a counter that database triggers bump
+in the same transaction as any write that can change an answer (migration 0002), and every fold bumps too: a
+write makes every older key unreachable at once. A dead cache only costs time: django-redis is configured to
+swallow its errors, so a lookup is a miss and a store is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from analytics.models import DataVersion
+
+HIT, MISS, OFF = "HIT", "MISS", "OFF"
+KEY_PREFIX = "answer:v1:"
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in fields(value)} | {"@": type(value).__name__}
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (frozenset, set)):
+        return sorted((_canonical(item) for item in value), key=repr)
+    if isinstance(value, (tuple, list)):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def data_version() -> int:
+    version = DataVersion.objects.filter(pk=1).values_list("value", flat=True).first()
+    return version if version is not None else 0
+
+
+def cache_key(*parts: Any) -> str:
+    text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
+    return KEY_PREFIX + hashlib.sha256(text.encode()).hexdigest()
+
+
+def cached(parts: tuple[Any, ...], compute: Callable[[], Any]) -> tuple[Any, str]:
+    """``compute()``'s value for these key parts, from the cache when it holds it; and HIT, MISS or OFF."""
+    if settings.CACHE_TIMEOUT <= 0:
+        return compute(), OFF
+    key = cache_key(data_version(), *parts)
+    found = cache.get(key)
+    if found is not None:
+        return found, HIT
+    value = compute()
+    cache.set(key, value, timeout=settings.CACHE_TIMEOUT)
+    return value, MISS
