@@ -104,11 +104,12 @@ def _fold_plan(*, today: date, days: int | None, force: bool, full: bool) -> tup
 
     def whole_periods(granularity: Granularity) -> tuple[date, ...]:
         starts = {period_start(day, granularity) for day in selected}
-        # Periods that ended since the last fold, even with no change in them, get their block now.
-        starts |= {
-            period_start(day, granularity)
-            for day in _day_range(max(last_fold, today - timedelta(days=400)), today - timedelta(days=1))
-        }
+        if not full:
+            # Periods that ended since the last fold, even with no change in them, get their block now.
+            starts |= {
+                period_start(day, granularity)
+                for day in _day_range(max(last_fold, today - timedelta(days=400)), today - timedelta(days=1))
+            }
         return tuple(sorted(start for start in starts if next_period_start(start, granularity) <= today))
 
     plan = FoldPlan(

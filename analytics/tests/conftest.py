@@ -1,8 +1,17 @@
+"""Shared fixtures: an empty cache per test, an API client, and the hand-computed data set."""
+
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
+
+from analytics.models import Blog
+from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +25,66 @@ def _clear_cache():
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+# --- the hand-computed data set --------------------------------------------------------------------------------
+# A small data set whose every answer is computed by hand in the tests (SPEC §5).
+#
+# Reporting timezone UTC; "now" is frozen at Sunday 2025-06-15 12:00 UTC.
+#
+#     blog  title              author  created     views
+#     b1    "Django tips"      alice   2025-05-01  US×3 @06-10 10:00, DE×1 @06-11 09:00, no country×1 @06-12 18:00
+#     b2    "Django tips"      bob     2025-06-14  US×2 @06-14 08:00
+#     b3    "Redis deep dive"  alice   2025-04-01  DE×2 @06-01 (a Sunday) 20:00, US×1 @05-20 07:00
+#     FR exists with no views.
+
+
+NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen_now():
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        yield NOW
+
+
+@dataclass
+class Dataset:
+    b1: Blog
+    b2: Blog
+    b3: Blog
+
+
+@pytest.fixture
+def dataset(db, frozen_now) -> Dataset:
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    us, de = CountryFactory(code="US", name="United States"), CountryFactory(code="DE", name="Germany")
+    CountryFactory(code="FR", name="France")
+    b1 = BlogFactory.create(title="Django tips", author=alice, created_at=at("2025-05-01T00:00"))
+    b2 = BlogFactory.create(title="Django tips", author=bob, created_at=at("2025-06-14T03:00"))
+    b3 = BlogFactory.create(title="Redis deep dive", author=alice, created_at=at("2025-04-01T00:00"))
+    for _ in range(3):
+        BlogViewFactory(blog=b1, country=us, timestamp=at("2025-06-10T10:00"))
+    BlogViewFactory(blog=b1, country=de, timestamp=at("2025-06-11T09:00"))
+    BlogViewFactory(blog=b1, country=None, timestamp=at("2025-06-12T18:00"))
+    for _ in range(2):
+        BlogViewFactory(blog=b2, country=us, timestamp=at("2025-06-14T08:00"))
+    for _ in range(2):
+        BlogViewFactory(blog=b3, country=de, timestamp=at("2025-06-01T20:00"))
+    BlogViewFactory(blog=b3, country=us, timestamp=at("2025-05-20T07:00"))
+    return Dataset(b1, b2, b3)
+
+
+@pytest.fixture
+def post(api_client):
+    """POST a JSON body and return (status, parsed JSON)."""
+
+    def _post(url: str, body: object = None, **extra):  # type: ignore[no-untyped-def]
+        response = api_client.post(url, body if body is not None else {}, format="json", **extra)
+        return response.status_code, response.json()
+
+    return _post
