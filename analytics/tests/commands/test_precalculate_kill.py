@@ -28,7 +28,8 @@ from analytics.selectors import reference, summaries
 now = timezone.now()
 assert FoldState.objects.exists(), "no fold state after the normal run"
 mixed = {"or": [{"eq": {"field": "country", "value": "DE"}}, {"contains": {"field": "blog_title", "value": "a"}}]}
-bodies = [{}, {"range": "month"}, {"country_codes": ["us", "gb"]}, {"exclude_country_codes": ["US"]}, {"filters": mixed}]
+bodies = [{}, {"range": "month"}, {"country_codes": ["us", "gb"]}, {"exclude_country_codes": ["US"]},
+          {"filters": mixed}]
 checked = 0
 for body in bodies:
     for endpoint, names in ((Endpoint.TOP, ["top_blogs", "top_authors", "top_countries", "blog_views_by_country",
