@@ -20,6 +20,7 @@ from django.db.models import Count, F, Min
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
+from analytics import sketches
 from analytics.blockcodec import encode_bits, encode_counts, encode_ids
 from analytics.models import (
     BlogView,
@@ -199,7 +200,12 @@ def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...])
         yield PackedBlock(start, ALL_COUNTRIES, [], [])
 
 
-def _write(granularity: Granularity, starts: tuple[date, ...], progress: Callable[[], None]) -> int:
+def _write(
+    granularity: Granularity,
+    starts: tuple[date, ...],
+    progress: Callable[[], None],
+    sketch: dict[date, dict[int, list[int]]] | None = None,
+) -> int:
     if granularity is Granularity.DAY:
         DailyAnalyticsSummary.objects.filter(date__in=starts).delete()
     else:
@@ -208,6 +214,8 @@ def _write(granularity: Granularity, starts: tuple[date, ...], progress: Callabl
     batch: list[DailyAnalyticsSummary | PeriodAnalyticsSummary] = []
     last_start: date | None = None
     for packed in _pack(_cells(granularity, starts), starts):
+        if sketch is not None:
+            sketch.setdefault(packed.start, {})[packed.country_key] = packed.blog_ids
         common = packed.fields()
         if granularity is Granularity.DAY:
             batch.append(DailyAnalyticsSummary(date=packed.start, **common))
@@ -281,12 +289,10 @@ def summaries_fold(
         if plan.full:
             DailyAnalyticsSummary.objects.all().delete()
             PeriodAnalyticsSummary.objects.all().delete()
-        for granularity, starts in (
-            (Granularity.DAY, plan.days),
-            (Granularity.WEEK, plan.weeks),
-            (Granularity.MONTH, plan.months),
-        ):
-            report.rows_written += _write(granularity, starts, step)
+        sketch: dict[date, dict[int, list[int]]] | None = {} if sketches.enabled() else None
+        report.rows_written += _write(Granularity.DAY, plan.days, step, sketch)
+        report.rows_written += _write(Granularity.WEEK, plan.weeks, step)
+        report.rows_written += _write(Granularity.MONTH, plan.months, step)
         _delete_folded_changes(plan, buckets)
         FoldState.objects.update_or_create(
             pk=1,
@@ -298,5 +304,7 @@ def summaries_fold(
         )
     # Outside the fold's snapshot: writers bump this row too, and a REPEATABLE READ update of it would fail.
     data_version_bump()
+    if sketch:
+        sketches.sketches_write(sketch)  # after the commit: a sketch never gets ahead of its day's blocks
     report.seconds = time.perf_counter() - started
     return report
