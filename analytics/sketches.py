@@ -62,6 +62,8 @@ def sketches_write(days: dict[date, dict[int, Sequence[int]]]) -> None:
 def distinct_blogs(days: Iterable[date], country_keys: Iterable[int]) -> dict[int, int] | None:
     """Approximate distinct blogs over ``days`` per country key, or ``None`` if any day is not sketched."""
     days, country_keys = list(days), list(country_keys)
+    if not days:
+        return dict.fromkeys(country_keys, 0)
     try:
         client = _client(settings.REDIS_URL)
         with client.pipeline(transaction=False) as pipe:

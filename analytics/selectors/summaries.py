@@ -504,7 +504,11 @@ def _approximate_per_country(book: Catalogue, coverage: Coverage) -> tuple[np.nd
         return None
     width = len(book.codes) + 1
     keys = [NO_COUNTRY, *(int(key) for key in book.country_ids)]
-    blogs_by_key = sketches.distinct_blogs(coverage.whole_days(), keys)
+    # Days with no views have no sketch to read (and need none).
+    viewed_days = DailyAnalyticsSummary.objects.filter(
+        country_key=ALL_COUNTRIES, date__in=coverage.whole_days(), total_views__gt=0
+    ).values_list("date", flat=True)
+    blogs_by_key = sketches.distinct_blogs(viewed_days, keys)
     if blogs_by_key is None:
         return None
     rows = list(_block_rows(coverage, book.country_keys(), "country_key", "total_views"))
