@@ -7,7 +7,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run migrate seed test test-pg lint format typecheck bench clean
+.PHONY: help install install-dev run migrate seed fold test test-pg lint format bench clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,8 +32,9 @@ install-dev: $(VENV)/.dev  ## Create .venv with runtime + test/lint dependencies
 migrate: install  ## Apply database migrations (DATABASE_URL, default SQLite db.sqlite3)
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 
-seed: migrate  ## Load the deterministic demo data set unless the database already has views
+seed: migrate  ## Load the deterministic demo data set unless the database already has views, then fold it
 	DEBUG=true $(BIN)/python manage.py seed_data --if-empty
+	DEBUG=true $(BIN)/python manage.py precalculate_stats
 
 run: seed  ## Start the service with demo data on http://$(HOST):$(PORT)/ (SQLite + local-memory cache)
 	@echo ""
@@ -58,6 +59,12 @@ lint: install-dev  ## ruff (lint + format check) and mypy
 format: install-dev  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+fold: install  ## Fold new and changed days into the summaries (precalculate_stats)
+	DEBUG=true $(BIN)/python manage.py precalculate_stats
+
+bench: install-dev  ## Benchmark harness: 1M views on PostgreSQL, every endpoint over HTTP (docs/benchmarks.md)
+	$(BIN)/python -m bench.run
 
 clean:  ## Remove the virtualenv, caches and the SQLite demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis db.sqlite3
