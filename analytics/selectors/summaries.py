@@ -10,6 +10,7 @@ the answers equal ``reference``'s, which the differential tests check on random 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -74,6 +75,19 @@ class Coverage:
     days: dict[date, int] = field(default_factory=dict)  # day block → span
     periods: dict[tuple[str, date], int] = field(default_factory=dict)  # (granularity, start) → span
     raw: list[tuple[datetime, datetime, int]] = field(default_factory=list)  # [start, end) → span
+
+    def only(self, spans: set[int]) -> Coverage:
+        return Coverage(
+            {day: span for day, span in self.days.items() if span in spans},
+            {key: span for key, span in self.periods.items() if span in spans},
+            [piece for piece in self.raw if piece[2] in spans],
+        )
+
+    def single_block_spans(self) -> set[int]:
+        """Spans served by exactly one block and nothing raw."""
+        counts = Counter([*self.days.values(), *self.periods.values()])
+        raw = {piece[2] for piece in self.raw}
+        return {span for span, count in counts.items() if count == 1 and span not in raw}
 
     def whole_days(self) -> list[date]:
         """Every day the day and period blocks stand for."""
@@ -569,6 +583,28 @@ def top_blogs(query: AnalyticsQuery) -> list[Row]:
     return _answer(query, build, reference.top_blogs)
 
 
+def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Views and distinct blogs of each span. Unfiltered, a span served by one block alone takes that block's
+    stored totals; the other spans decode their entries."""
+    views = np.zeros(slots, dtype=np.int64)
+    blogs = np.zeros(slots, dtype=np.int64)
+    rest = coverage
+    if book.mask.all():
+        single = coverage.single_block_spans()
+        if single:
+            rows = _block_rows(coverage.only(single), [ALL_COUNTRIES], "total_views", "unique_blogs")
+            for span, total, unique in rows:
+                views[span], blogs[span] = total, unique
+            rest = coverage.only(set(range(slots)) - single)
+    matched = _matched(rest, book, per_country=False)
+    views += np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
+    width = len(book.blog_ids)
+    if width:
+        seen = np.bincount(matched.span * width + matched.blog, minlength=slots * width) > 0
+        blogs += seen.reshape(slots, width).sum(axis=1)
+    return views, blogs
+
+
 def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
     with _snapshot():
         frame = reference.performance_frame(query, now=now)
@@ -580,16 +616,10 @@ def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[
         if coverage is None:
             return reference.performance(query, now=now, x_metric=x_metric)
         try:
-            matched = _matched(coverage, book, per_country=False)
+            views, blogs = _per_span(coverage, book, len(spans))
         except InconsistentSummaries:
             logger.exception("summaries disagree with the catalogue; answering from raw events")
             return reference.performance(query, now=now, x_metric=x_metric)
-
-        slots = len(spans)
-        views = np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
-        width = len(book.blog_ids)
-        seen = np.bincount(matched.span * width + matched.blog, minlength=slots * width) > 0
-        blogs = seen.reshape(slots, width).sum(axis=1) if width else np.zeros(slots, dtype=np.int64)
         by_start = {start: int(views[index + 1]) for index, start in enumerate(frame.starts)}
         if x_metric == "created":
             blog_counts = reference.created_per_period(query, frame)
