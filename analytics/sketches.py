@@ -10,7 +10,7 @@ partial-day edge) makes the request fall back to the exact path.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from functools import cache
 from typing import Any
@@ -41,7 +41,7 @@ def _done_key(day: date) -> str:
     return f"ideeza:hll:{settings.TIME_ZONE}:{day.isoformat()}:done"
 
 
-def sketches_write(days: dict[date, dict[int, Sequence[int]]]) -> None:
+def sketches_write(days: Mapping[date, Mapping[int, Sequence[int]]]) -> None:
     """Replace the sketches of these days: {day: {country key: blog ids}} (every key the day has)."""
     if not enabled() or not days:
         return

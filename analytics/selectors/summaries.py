@@ -225,9 +225,9 @@ def _raw_cells(coverage: Coverage) -> Cells:
         .order_by()
         .values_list("day", "blog_id", "key", "views")
     )
-    span = np.array([span_of_day[local_date(row[0])] for row in rows], dtype=np.int64)
+    spans = np.array([span_of_day[local_date(row[0])] for row in rows], dtype=np.int64)
     columns = np.array([row[1:] for row in rows], dtype=np.int64).reshape(-1, 3)
-    return Cells(span, columns[:, 0], columns[:, 1], columns[:, 2])
+    return Cells(spans, columns[:, 0], columns[:, 1], columns[:, 2])
 
 
 # --- the filter mask -----------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ class Catalogue:
 
     def country_keys(self) -> list[int] | None:
         """The per-country rows the mask can keep (``None``: every country)."""
-        allowed = self.mask.any(axis=0)
+        allowed: np.ndarray = np.asarray(self.mask.any(axis=0))
         if allowed.all():
             return None
         keys = [NO_COUNTRY] if allowed[0] else []
@@ -541,7 +541,7 @@ def _country_rows(book: Catalogue, coverage: Coverage, make: Callable[[str, int,
 def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, blogs, views))
-        return _sorted_rows(rows, query.limit, lambda row: (-row.z, row.x))
+        return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
 
     return _answer(query, build, reference.blog_views_by_country)
 
@@ -558,7 +558,7 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
         rows = [Row(book.usernames[a], int(blogs[a]), int(views[a])) for a in np.flatnonzero(views)]
-        return _sorted_rows(rows, query.limit, lambda row: (-row.z, row.x))
+        return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
 
     return _answer(query, build, reference.blog_views_by_author)
 
