@@ -44,9 +44,6 @@ from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY, changed_days
 
 logger = logging.getLogger(__name__)
 
-# Filters that keep fewer than 1 blog in this many are answered by the reference scan (see Catalogue.is_selective).
-SELECTIVE_BLOG_SHARE = 20
-
 
 class InconsistentSummaries(Exception):
     """A block names a blog or country that no longer exists: the invariant broke, so answer from raw events."""
@@ -168,6 +165,7 @@ class Cells:
     blog: np.ndarray
     country: np.ndarray
     views: np.ndarray
+    raw_count: int = 0  # the last ``raw_count`` entries came from raw events (``_cells``)
 
 
 def _block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str) -> Iterator[tuple[Any, ...]]:
@@ -202,6 +200,7 @@ def _cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
         blog=np.concatenate([decoded.blog, raw.blog]),
         country=np.concatenate([keys[decoded.row], raw.country]),
         views=np.concatenate([decoded.views, raw.views]),
+        raw_count=len(raw.blog),
     )
 
 
@@ -253,13 +252,6 @@ class Catalogue:
     @property
     def ignores_blog(self) -> bool:
         return bool((self.mask == self.mask[:1, :]).all())
-
-    @property
-    def is_selective(self) -> bool:
-        """The filters keep only a few blogs: the raw scan walks the (blog, timestamp) index over just their
-        views, which beats reading every block of the window."""
-        kept = int(self.mask.any(axis=1).sum())
-        return kept * SELECTIVE_BLOG_SHARE < len(self.blog_ids)
 
     def country_keys(self) -> list[int] | None:
         """The per-country rows the mask can keep (``None``: every country)."""
@@ -381,7 +373,12 @@ def _coverage(spans: list[tuple[datetime, datetime]]) -> Coverage | None:
 
 
 def _matched(coverage: Coverage, book: Catalogue, *, per_country: bool) -> Matched:
-    """Entries kept by the mask. Without ``per_country``, masks that ignore the country read block totals."""
+    """Entries kept by the mask. Without ``per_country``, masks that ignore the country read block totals, and
+    masks that drop a few countries read block totals minus those countries' columns."""
+    if not per_country and not book.ignores_country and book.ignores_blog:
+        dropped = np.flatnonzero(~book.mask[0])
+        if 2 * len(dropped) < book.mask.shape[1]:
+            return _matched_by_complement(coverage, book, dropped)
     per_country = per_country or not book.ignores_country
     cells = _cells(coverage, book.country_keys() if per_country else [ALL_COUNTRIES])
     blog = book.blog_positions(cells.blog)
@@ -393,6 +390,26 @@ def _matched(coverage: Coverage, book: Catalogue, *, per_country: bool) -> Match
         column = np.zeros(len(blog), dtype=np.int64)
         keep = book.mask[blog, 0]
     return Matched(cells.span[keep], blog[keep], column[keep], cells.views[keep])
+
+
+def _matched_by_complement(coverage: Coverage, book: Catalogue, dropped_columns: np.ndarray) -> Matched:
+    """Block totals, plus the raw cells the mask keeps, minus the dropped countries' block columns: far fewer
+    bytes than every kept country's column when only a few are dropped (``exclude_country_codes``). Views may
+    be negative per entry; only their sums per (span, blog) mean anything."""
+    keys = [NO_COUNTRY if column == 0 else int(book.country_ids[column - 1]) for column in dropped_columns]
+    totals = _cells(coverage, [ALL_COUNTRIES])
+    blocks_only = Coverage(coverage.days, coverage.periods, [])
+    dropped = _cells(blocks_only, keys)
+    raw_count = totals.raw_count
+    blog = book.blog_positions(np.concatenate([totals.blog, dropped.blog]))
+    column = np.zeros(len(blog), dtype=np.int64)
+    keep = np.ones(len(blog), dtype=bool)
+    # The raw cells sit at the end of ``totals`` and still carry their country: apply the mask to them.
+    raw = slice(len(totals.blog) - raw_count, len(totals.blog))
+    keep[raw] = book.mask[blog[raw], book.country_columns(totals.country[raw])]
+    views = np.concatenate([totals.views, -dropped.views])
+    span = np.concatenate([totals.span, dropped.span])
+    return Matched(span[keep], blog[keep], column[keep], views[keep])
 
 
 @dataclass
@@ -490,7 +507,7 @@ def _answer(
         if span is None:
             return []
         book = catalogue(query.filters)
-        coverage = None if book.is_selective else _coverage([span])
+        coverage = _coverage([span])
         if coverage is None:
             return fallback(query)
         try:
@@ -600,7 +617,7 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
     views += np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
     width = len(book.blog_ids)
     if width:
-        seen = np.bincount(matched.span * width + matched.blog, minlength=slots * width) > 0
+        seen = np.bincount(matched.span * width + matched.blog, weights=matched.views, minlength=slots * width) > 0
         blogs += seen.reshape(slots, width).sum(axis=1)
     return views, blogs
 
@@ -612,7 +629,7 @@ def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[
             return []
         spans = [frame.period_range(-1)] + [frame.period_range(index) for index in range(len(frame.starts))]
         book = catalogue(query.filters)
-        coverage = None if book.is_selective else _coverage(spans)
+        coverage = _coverage(spans)
         if coverage is None:
             return reference.performance(query, now=now, x_metric=x_metric)
         try:
