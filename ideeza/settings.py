@@ -229,3 +229,16 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"analytics-query": IDEEZA_QUERY_THRO
 # Redis or PostgreSQL.
 IDEEZA_LOCK_TTL_SECONDS = env_int("IDEEZA_LOCK_TTL_SECONDS", 30, minimum=3)
 IDEEZA_LOCK_FILE = os.environ.get("IDEEZA_LOCK_FILE") or str(BASE_DIR / ".precalculate_stats.lock")
+
+# Event ingestion (docs/ingestion.md): per-user DRF rate such as "1200/minute" (unset = that default; "off" = not
+# throttled). A malformed rate would only fail at the first request, so it is checked here.
+_ingest_rate = os.environ.get("IDEEZA_INGEST_THROTTLE_RATE", "").strip() or "1200/minute"
+IDEEZA_INGEST_THROTTLE_RATE: str | None = None if _ingest_rate.lower() == "off" else _ingest_rate
+if IDEEZA_INGEST_THROTTLE_RATE is not None:
+    _count, _, _period = IDEEZA_INGEST_THROTTLE_RATE.partition("/")
+    if not (_count.isdigit() and int(_count) > 0 and _period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(
+            f"IDEEZA_INGEST_THROTTLE_RATE must look like '1200/minute' (per second, minute, hour or day) or be "
+            f"'off', not {_ingest_rate!r}."
+        )
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["analytics-ingest"] = IDEEZA_INGEST_THROTTLE_RATE

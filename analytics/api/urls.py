@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analytics.api.ingest import IngestView
 from analytics.api.views import BlogViewsView, PerformanceView, TopView
 
 app_name = "analytics"
@@ -8,4 +9,5 @@ urlpatterns = [
     path("blog-views/<str:object_type>/", BlogViewsView.as_view(), name="blog-views"),
     path("top/<str:top_type>/", TopView.as_view(), name="top"),
     path("performance/", PerformanceView.as_view(), name="performance"),
+    path("views/", IngestView.as_view(), name="views"),
 ]

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from analytics.models import Blog, BlogView, Country, DailyAnalyticsSummary, FoldState, PeriodAnalyticsSummary
 from analytics.periods import local_date, local_midnight
+from analytics.services.ingestion import ViewRow, view_rows_insert
 
 # Seeded authors carry this e-mail domain, so --reset removes them and no other user (RFC 2606: never delivered).
 SEED_EMAIL_DOMAIN = "seed.ideeza.invalid"
@@ -220,13 +221,18 @@ def demo_data_wipe() -> None:
 
 
 def seeded_views_insert(*, columns: ViewColumns) -> None:
-    """Write one chunk of seeded views; the single door every seeded view goes through."""
+    """Write one chunk of seeded views; the single door every seeded view goes through.
+
+    Elsewhere the rows take the ingestion service's insert (``view_rows_insert``, the one the API uses); on
+    PostgreSQL they are COPYed instead, several times faster for millions of trusted rows without event ids.
+    """
     if connection.vendor == "postgresql":
         _copy_views(columns)
         return
-    BlogView.objects.bulk_create(
-        BlogView(blog_id=blog, country_id=country, viewer_id=viewer, ip_address=ip, timestamp=_instant(ts))
-        for blog, country, viewer, ip, ts in columns.rows()
+    view_rows_insert(
+        rows=[
+            ViewRow(blog, country, viewer, ip, _instant(ts), None) for blog, country, viewer, ip, ts in columns.rows()
+        ]
     )
 
 
