@@ -1,0 +1,383 @@
+"""Statistics and rendering. The JSON document the run builds is the single source; the Markdown is drawn from it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+QUERIES_START, QUERIES_END = "<!-- queries:start -->", "<!-- queries:end -->"
+INGEST_START, INGEST_END = "<!-- ingest:start -->", "<!-- ingest:end -->"
+SERVERS = ("fast", "reference", "cached")
+RATIO_TARGET = 20.0
+FULL_FOLD_SECONDS_TARGET = 60.0
+FULL_FOLD_RSS_MB_TARGET = 400.0
+INCREMENTAL_SECONDS_TARGET = 3.0
+
+DOCUMENT_INTRO = f"""# Benchmarks
+
+Numbers recorded by the harness in `bench/`, on the machine and commit named in each section. They are medians
+(p50) and 95th percentiles (p95) of several repetitions, and every ratio compares numbers measured in the same run,
+so a busy shared machine moves both sides together. Reproduce with `make bench` (or `python -m bench.run`; see
+`python -m bench.run --help`). The raw latencies, environment and full request bodies are in `benchmarks.json`.
+
+## Queries
+
+{QUERIES_START}
+_Not measured yet: run `make bench`._
+{QUERIES_END}
+
+## Ingestion
+
+{INGEST_START}
+{INGEST_END}
+"""
+
+
+# --- statistics ----------------------------------------------------------------------------------------------
+def percentile(values: list[float], fraction: float) -> float:
+    """Linear interpolation between the closest ranks (numpy's default): p50 is the median."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def latency_stats(latencies_ms: list[float]) -> dict[str, Any]:
+    if not latencies_ms:
+        return {"n": 0, "p50_ms": None, "p95_ms": None}
+    return {
+        "n": len(latencies_ms),
+        "p50_ms": round(percentile(latencies_ms, 0.5), 3),
+        "p95_ms": round(percentile(latencies_ms, 0.95), 3),
+    }
+
+
+def ratio(slow_ms: float | None, fast_ms: float | None) -> float | None:
+    if not slow_ms or not fast_ms:
+        return None
+    return round(slow_ms / fast_ms, 1)
+
+
+def pooled(queries: list[dict[str, Any]], server: str) -> dict[str, Any]:
+    """Stats over every timed latency of ``queries`` on ``server``, pooled."""
+    return latency_stats([ms for query in queries for ms in query[server]["latencies_ms"]])
+
+
+def group_rows(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per endpoint and body group: pooled stats for each server and the ratio of the uncached p50s."""
+    rows = []
+    keys = list(dict.fromkeys((query["endpoint"], query["group"]) for query in queries))
+    for endpoint, group in keys:
+        members = [query for query in queries if (query["endpoint"], query["group"]) == (endpoint, group)]
+        stats = {server: pooled(members, server) for server in SERVERS}
+        rows.append(
+            {
+                "endpoint": endpoint,
+                "group": group,
+                "bodies": len(members),
+                **stats,
+                "ratio": ratio(stats["reference"]["p50_ms"], stats["fast"]["p50_ms"]),
+            }
+        )
+    return rows
+
+
+def summary_rows(queries: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+    """Per endpoint, over the bodies of ``group``: pooled fast and reference p50, their ratio, and each body's."""
+    rows = []
+    for endpoint in dict.fromkeys(query["endpoint"] for query in queries):
+        members = [query for query in queries if query["endpoint"] == endpoint and query["group"] == group]
+        if not members:
+            continue
+        fast, reference = pooled(members, "fast"), pooled(members, "reference")
+        overall = ratio(reference["p50_ms"], fast["p50_ms"])
+        rows.append(
+            {
+                "endpoint": endpoint,
+                "fast_p50_ms": fast["p50_ms"],
+                "reference_p50_ms": reference["p50_ms"],
+                "ratio": overall,
+                "passes": overall is not None and overall >= RATIO_TARGET,
+                "body_ratios": {query["label"]: query["ratio"] for query in members},
+            }
+        )
+    return rows
+
+
+def below_target(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bodies over the last 365 days (the full-year group) whose own p50 ratio is under the target."""
+    return [
+        query
+        for query in queries
+        if query["group"] == "full-year" and (query["ratio"] is None or query["ratio"] < RATIO_TARGET)
+    ]
+
+
+# --- Markdown ------------------------------------------------------------------------------------------------
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def times(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}×"
+
+
+def _mark(passed: bool) -> str:
+    return "**PASS**" if passed else "**FAIL**"
+
+
+def _pair(stats: dict[str, Any]) -> str:
+    return f"{_ms(stats['p50_ms'])} / {_ms(stats['p95_ms'])}"
+
+
+def _table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(":--" if a == "l" else "--:" for a in align) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def preaggregation_lines(pre: dict[str, Any]) -> list[str]:
+    seed, full, incremental = pre.get("seed"), pre.get("full"), pre.get("incremental")
+    rows = []
+    if seed:
+        rows.append(["`seed_data --reset` (wall)", f"{seed['seconds']:.1f} s", "–", ""])
+    else:
+        rows.append(["`seed_data --reset`", "skipped (`--skip-seed`)", "–", ""])
+    if full:
+        rows.append(
+            [
+                "`precalculate_stats --full` (wall)",
+                f"{full['seconds']:.1f} s",
+                f"≤ {FULL_FOLD_SECONDS_TARGET:.0f} s",
+                _mark(full["seconds"] <= FULL_FOLD_SECONDS_TARGET),
+            ]
+        )
+        rows.append(
+            [
+                "`precalculate_stats --full` (peak RSS)",
+                f"{full['peak_rss_mb']:.0f} MB",
+                f"≤ {FULL_FOLD_RSS_MB_TARGET:.0f} MB",
+                _mark(full["peak_rss_mb"] <= FULL_FOLD_RSS_MB_TARGET),
+            ]
+        )
+    if incremental:
+        rows.append(
+            [
+                f"`precalculate_stats` after {incremental['inserted_views']:,} new views today (wall)",
+                f"{incremental['seconds']:.2f} s",
+                f"≤ {INCREMENTAL_SECONDS_TARGET:.0f} s",
+                _mark(incremental["seconds"] <= INCREMENTAL_SECONDS_TARGET),
+            ]
+        )
+        rows.append(["`precalculate_stats` incremental (peak RSS)", f"{incremental['peak_rss_mb']:.0f} MB", "–", ""])
+    lines = _table(["step", "measured", "target", ""], rows, "lrrl")
+    notes = [(name, step) for name, step in (("seed", seed), ("full", full), ("incremental", incremental)) if step]
+    lines.append("")
+    for name, step in notes:
+        lines.append(f"- {name}: `{step['line']}`")
+    return lines
+
+
+def queries_markdown(document: dict[str, Any]) -> str:
+    env, options, dataset = document["environment"], document["options"], document["dataset"]
+    queries = document["queries"]
+    lines = [
+        f"Recorded {env['date']} on {env['cpus']} CPUs ({env['platform']}), Python {env['python']}, "
+        f"PostgreSQL {dataset['postgres_version']}, Redis {env['redis']}, commit `{env['git_commit'][:12]}`"
+        + (f" with uncommitted changes in {len(env['git_dirty'])} files" if env["git_dirty"] else "")
+        + f"; load average {env['load_before']} before, {env['load_after']} after.",
+        "",
+        "```",
+        document["command"],
+        "```",
+        "",
+        f"Data set: {dataset['views']:,} views of {dataset['blogs']:,} blogs by {dataset['authors']:,} authors in "
+        f"{dataset['countries']:,} countries, {dataset['first_view']} to {dataset['last_view']} (UTC). "
+        f"Each body: one warm-up, then {options['repeat']} timed requests per server, interleaved "
+        f"(fast, reference, cached); latency is client-side, request sent to body read, over HTTP to "
+        f"127.0.0.1. Servers: gunicorn, {document['servers']['workers']} sync worker each, DEBUG off.",
+        "",
+        "- **fast**: `IDEEZA_QUERY_ENGINE=summaries`, `IDEEZA_CACHE_TIMEOUT=0` (the pre-aggregated path, uncached)",
+        "- **reference**: `IDEEZA_QUERY_ENGINE=reference`, `IDEEZA_CACHE_TIMEOUT=0` (the raw scan, uncached)",
+        "- **cached**: `IDEEZA_QUERY_ENGINE=summaries` with Redis and the default cache timeout; "
+        + (
+            '`X-Cache` was seen. Its timed requests are HITs; "cached 1st" is the warm-up, a MISS unless an '
+            "earlier body resolved to the same normalised query (the 365-day date pair is `range=year`'s window)."
+            if document["x_cache_seen"]
+            else "**no `X-Cache` header was seen**: this server answered without a response cache."
+        ),
+        "",
+        f"### Full-year windows: the {RATIO_TARGET:.0f}× target",
+        "",
+        f"p50 in ms over the full-year bodies ({', '.join(_labels(queries, 'full-year'))}), pooled; "
+        f"ratio = reference p50 / fast p50; the last columns are each body's own ratio.{_calendar_year_note(document)}",
+        "",
+    ]
+    summary = document["summary"]
+    body_labels = list(summary[0]["body_ratios"]) if summary else []
+    lines += _table(
+        ["endpoint", "fast p50", "reference p50", "ratio", f"≥ {RATIO_TARGET:.0f}×", *[f"`{b}`" for b in body_labels]],
+        [
+            [
+                f"`{row['endpoint']}`",
+                _ms(row["fast_p50_ms"]),
+                _ms(row["reference_p50_ms"]),
+                times(row["ratio"]),
+                _mark(row["passes"]),
+                *[times(row["body_ratios"].get(label)) for label in body_labels],
+            ]
+            for row in summary
+        ],
+        "lrrrl" + "r" * len(body_labels),
+    )
+    slow = below_target(queries)
+    lines += ["", f"Bodies over a whole-year window whose p50 ratio is under {RATIO_TARGET:.0f}× ({len(slow)}):", ""]
+    lines += [
+        f"- `{query['endpoint']}` {query['label']}: fast {_ms(query['fast']['p50_ms'])} ms, reference "
+        f"{_ms(query['reference']['p50_ms'])} ms, {times(query['ratio'])}"
+        for query in slow
+    ] or ["- none"]
+    lines += ["", "### Pre-aggregation", ""]
+    lines += preaggregation_lines(document["preaggregation"])
+    lines += [
+        "",
+        "Wall time is spawn to exit of the command (Python and Django start-up included); peak RSS is the "
+        "command's own high-water mark (`ru_maxrss` from `wait4`), not PostgreSQL's.",
+        "",
+        "### By endpoint and body group (ms, p50 / p95)",
+        "",
+    ]
+    lines += _table(
+        ["endpoint", "bodies", "fast", "reference", "ratio", "cached"],
+        [
+            [
+                f"`{row['endpoint']}`",
+                f"{row['group']} ({row['bodies']})",
+                _pair(row["fast"]),
+                _pair(row["reference"]),
+                times(row["ratio"]),
+                _pair(row["cached"]),
+            ]
+            for row in document["groups"]
+        ],
+        "llrrrr",
+    )
+    lines += ["", "### Every body (ms, p50 / p95)", ""]
+    lines += _table(
+        ["endpoint", "body", "rows", "fast", "reference", "ratio", "cached", "cached 1st", "X-Cache"],
+        [
+            [
+                f"`{query['endpoint']}`",
+                query["label"],
+                str(query["answer_rows"]),
+                _pair(query["fast"]),
+                _pair(query["reference"]),
+                times(query["ratio"]),
+                _pair(query["cached"]),
+                _ms(query["cached"]["warmup_ms"]),
+                _x_cache(query["cached"]["x_cache"]),
+            ]
+            for query in queries
+        ],
+        "llrrrrrrl",
+    )
+    lines += ["", "### HTTP floor: `GET /healthz` (database `SELECT 1` and a cache round trip)", ""]
+    lines += _table(
+        ["server", "requests", "p50 / p95 ms"],
+        [[name, str(stats["n"]), _pair(stats)] for name, stats in document["healthz"].items()],
+        "lrr",
+    )
+    lines += ["", "### Answers", ""]
+    mismatches = document["mismatches"]
+    if mismatches:
+        lines.append(f"**{len(mismatches)} mismatches** between servers (details in the JSON):")
+        lines += [f"- `{item['endpoint']}` {item['label']}: {item['kind']}" for item in mismatches]
+    else:
+        lines.append(
+            f"The fast and reference answers were identical JSON for all {len(queries)} bodies, "
+            "and the cached answers equal to them."
+        )
+    lines += ["", "Bodies (filled in from the bench database):", ""]
+    lines += [f"- {label}: `{json.dumps(body)}`" for label, body in _bodies(queries)]
+    return "\n".join(lines)
+
+
+def _calendar_year_note(document: dict[str, Any]) -> str:
+    days = document["dataset"].get("last_calendar_year_days_with_data")
+    label = next((query["label"] for query in document["queries"] if query["label"].startswith("year=")), None)
+    if days is None or label is None:
+        return ""
+    seeded = document["options"]["days"]
+    return (
+        f" `{label}` (the previous calendar year, in its own group below) is not pooled: the seeded data ({seeded} "
+        f"days before today) fills only {days} of its days."
+    )
+
+
+def _labels(queries: list[dict[str, Any]], group: str) -> list[str]:
+    return list(dict.fromkeys(f"`{query['label']}`" for query in queries if query["group"] == group))
+
+
+def _bodies(queries: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    return list({query["label"]: query["body"] for query in queries}.items())
+
+
+def _x_cache(values: list[str | None]) -> str:
+    seen = [value for value in values if value]
+    if not seen:
+        return "none"
+    first, rest = seen[0], seen[1:]
+    hits = sum(1 for value in rest if value.upper() == "HIT")
+    return f"{first} → {hits}/{len(rest)} HIT"
+
+
+def stdout_summary(document: dict[str, Any]) -> str:
+    lines = [f"Full-year windows, p50 ms (target ≥ {RATIO_TARGET:.0f}×):"]
+    for row in document["summary"]:
+        lines.append(
+            f"  {row['endpoint']:<20} fast {_ms(row['fast_p50_ms']):>8}  reference {_ms(row['reference_p50_ms']):>8}"
+            f"  {times(row['ratio']):>9}  {'PASS' if row['passes'] else 'FAIL'}  ("
+            + ", ".join(f"{label} {times(value)}" for label, value in row["body_ratios"].items())
+            + ")"
+        )
+    lines.append("Pre-aggregation:")
+    lines += ["  " + line for line in preaggregation_lines(document["preaggregation"]) if line.startswith("| `")]
+    floor = document["healthz"].get("fast")
+    if floor:
+        lines.append(f"HTTP floor (/healthz on fast): p50 {_ms(floor['p50_ms'])} ms, p95 {_ms(floor['p95_ms'])} ms")
+    slow = below_target(document["queries"])
+    lines.append(f"Whole-year bodies under {RATIO_TARGET:.0f}×: {len(slow)}")
+    lines += [f"  {query['endpoint']:<20} {query['label']:<42} {times(query['ratio']):>8}" for query in slow]
+    lines.append(f"X-Cache seen on the cached server: {'yes' if document['x_cache_seen'] else 'no'}")
+    lines += [f"WARNING: {warning}" for warning in document["warnings"]]
+    lines.append(f"Mismatches between fast, reference and cached answers: {len(document['mismatches'])}")
+    return "\n".join(lines)
+
+
+# --- files ---------------------------------------------------------------------------------------------------
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def json_write(path: Path, document: dict[str, Any]) -> None:
+    _atomic_write(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+
+def markdown_section_write(path: Path, section: str) -> None:
+    """Replace what lies between the queries markers only (create the file, or the markers, when missing)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else DOCUMENT_INTRO
+    if QUERIES_START not in text or QUERIES_END not in text:
+        text = text.rstrip("\n") + f"\n\n## Queries\n\n{QUERIES_START}\n{QUERIES_END}\n"
+    head, rest = text.split(QUERIES_START, 1)
+    _, tail = rest.split(QUERIES_END, 1)
+    _atomic_write(path, f"{head}{QUERIES_START}\n{section}\n{QUERIES_END}{tail}")
