@@ -10,6 +10,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 MSG_BODY_TOO_LARGE = "The request body is larger than {limit:,} bytes."
+MSG_TOO_DEEP = "The JSON is nested too deeply to read."
 
 
 class BoundedJSONParser(JSONParser):
@@ -18,4 +19,8 @@ class BoundedJSONParser(JSONParser):
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise ParseError(MSG_BODY_TOO_LARGE.format(limit=limit), code="body_too_large")
-        return super().parse(io.BytesIO(raw), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(raw), media_type, parser_context)
+        except RecursionError:
+            # A few hundred kilobytes of "[[[[…" exhaust Python's recursion limit inside json.loads.
+            raise ParseError(MSG_TOO_DEEP, code="parse_error") from None

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from analytics import filters as f
 from analytics.api.parsers import MSG_BODY_TOO_LARGE
 from analytics.api.views import MSG_CONTENT_TYPE
+from analytics.tests.factories import UserFactory
 
 TOP_BLOG = "/api/analytics/top/blog/"
 BLOG_VIEWS = "/api/analytics/blog-views/country/"
@@ -152,6 +153,17 @@ def test_every_problem_is_reported_at_once(db, api_client):
 def test_malformed_json(db, api_client, raw):
     response = api_client.post(TOP_BLOG, raw, content_type="application/json")
     assert_error_shape(response, 400)
+
+
+@pytest.mark.parametrize("url", [TOP_BLOG, "/api/analytics/views/"])
+def test_deeply_nested_json_is_a_400(db, api_client, url):
+    from django.contrib.auth.models import Permission
+
+    writer = UserFactory.create(username="writer")
+    writer.user_permissions.add(Permission.objects.get(codename="add_blogview"))
+    api_client.force_authenticate(writer)
+    raw = b"[" * 200_000 + b"]" * 200_000
+    assert_error_shape(api_client.post(url, raw, content_type="application/json"), 400)
 
 
 def test_empty_body_means_no_filters(db, api_client):
