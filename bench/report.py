@@ -110,11 +110,11 @@ def summary_rows(queries: list[dict[str, Any]], group: str) -> list[dict[str, An
 
 
 def below_target(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bodies over the last 365 days (the full-year group) whose own p50 ratio is under the target."""
+    """Bodies over the last 365 days (with or without filters) whose own p50 ratio is under the target."""
     return [
         query
         for query in queries
-        if query["group"] == "full-year" and (query["ratio"] is None or query["ratio"] < RATIO_TARGET)
+        if query["group"].startswith("full-year") and (query["ratio"] is None or query["ratio"] < RATIO_TARGET)
     ]
 
 
@@ -237,6 +237,22 @@ def queries_markdown(document: dict[str, Any]) -> str:
         ],
         "lrrrl" + "r" * len(body_labels),
     )
+    filtered = document.get("summary_filtered") or []
+    if filtered:
+        lines += [
+            "",
+            "The same window with filters (not the target; pooled over "
+            f"{', '.join(_labels(queries, 'full-year + filters'))}):",
+            "",
+        ]
+        lines += _table(
+            ["endpoint", "fast p50", "reference p50", "ratio"],
+            [
+                [f"`{row['endpoint']}`", _ms(row["fast_p50_ms"]), _ms(row["reference_p50_ms"]), times(row["ratio"])]
+                for row in filtered
+            ],
+            "lrrr",
+        )
     slow = below_target(queries)
     lines += ["", f"Bodies over a whole-year window whose p50 ratio is under {RATIO_TARGET:.0f}× ({len(slow)}):", ""]
     lines += [

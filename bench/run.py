@@ -27,7 +27,15 @@ import redis
 
 from bench import report
 from bench.processes import REPO_ROOT, ChildRun, Deadline, HarnessError, Reply, Server, manage, run_child
-from bench.workload import FULL_YEAR, Probe, database_create_if_missing, dataset_facts, picks_from_database, probes
+from bench.workload import (
+    FILTERED,
+    FULL_YEAR,
+    Probe,
+    database_create_if_missing,
+    dataset_facts,
+    picks_from_database,
+    probes,
+)
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
@@ -345,6 +353,7 @@ class Run:
         queries = self.document["queries"]
         self.document["groups"] = report.group_rows(queries)
         self.document["summary"] = report.summary_rows(queries, FULL_YEAR)
+        self.document["summary_filtered"] = report.summary_rows(queries, FILTERED)
         environment = self.document["environment"]
         environment["load_after"] = _load_average()
         environment["git_commit_after"] = _git("rev-parse", "HEAD").strip()
