@@ -60,6 +60,31 @@ def union_bits(
     return np.unpackbits(merged, axis=1, count=width_bits, bitorder="little").astype(bool)
 
 
+def encode_country_matrix(columns: Sequence[tuple[int, int, Sequence[int]]]) -> bytes:
+    """A block's countries in one blob: (country key, views, blog ids) per country → header + bitset rows.
+
+    Layout: int64 n, int64 width (bytes per bitset), n int64 keys, n int64 views, then n rows of ``width`` bytes.
+    """
+    count = len(columns)
+    top = max((max(ids) for _, _, ids in columns if len(ids)), default=-1)
+    width = (top + 8) // 8
+    header = np.array([count, width, *(key for key, _, _ in columns), *(views for _, views, _ in columns)], "<i8")
+    rows = np.zeros((count, width), dtype=np.uint8)
+    for index, (_, _, ids) in enumerate(columns):
+        packed = np.frombuffer(encode_bits(ids), dtype=np.uint8)
+        rows[index, : len(packed)] = packed
+    return header.tobytes() + rows.tobytes()
+
+
+def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """(keys, views, bitset rows) of ``encode_country_matrix``."""
+    count, width = (int(value) for value in np.frombuffer(blob, dtype="<i8", count=2))
+    header = np.frombuffer(blob, dtype="<i8", count=2 + 2 * count)
+    body = bytes(blob)[8 * (2 + 2 * count) :]
+    rows = [body[index * width : (index + 1) * width] for index in range(count)]
+    return header[2 : 2 + count].copy(), header[2 + count :].copy(), rows
+
+
 def encode_counts(counts: Sequence[int] | np.ndarray) -> bytes:
     values = np.asarray(counts, dtype=np.int64)
     return values.astype(_narrowest(values)).tobytes()

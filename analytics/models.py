@@ -88,6 +88,9 @@ class SummaryBlock(models.Model):
     blog_bits = models.BinaryField(
         default=b"", help_text="Bit i set when blog id i was viewed: distinct counts by OR and popcount."
     )
+    country_matrix = models.BinaryField(
+        default=b"", help_text="ALL rows only: every country's views and blog bitset (analytics.blockcodec)."
+    )
 
     class Meta:
         abstract = True

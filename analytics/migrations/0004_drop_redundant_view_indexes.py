@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from analytics.triggers import reinstall_sqlite
+
 
 class Migration(migrations.Migration):
 
@@ -21,4 +23,6 @@ class Migration(migrations.Migration):
             name='country',
             field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='views', to='analytics.country'),
         ),
+        # SQLite rebuilt analytics_blogview above, dropping its triggers.
+        migrations.RunPython(reinstall_sqlite, migrations.RunPython.noop),
     ]

@@ -25,7 +25,7 @@ from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.functions import Coalesce, Trunc
 
 from analytics import sketches
-from analytics.blockcodec import decode, union_bits
+from analytics.blockcodec import decode, decode_country_matrix, union_bits
 from analytics.filters import AnalyticsQuery, Leaf, Node, NotNode, TreeField, ViewFilters, Window
 from analytics.models import (
     Blog,
@@ -423,11 +423,21 @@ class CountrySets:
 def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
     """For masks that ignore the blog: block totals and bitsets, no per-blog counts (a few hundred bytes a row)."""
     width = len(book.codes) + 1
-    rows = list(_block_rows(coverage, book.country_keys(), "country_key", "total_views", "blog_bits"))
-    columns = book.country_columns(np.array([row[1] for row in rows], dtype=np.int64))
-    views = np.bincount(columns, weights=[row[2] for row in rows], minlength=width).astype(np.int64)
+    keys: list[np.ndarray] = []
+    totals: list[np.ndarray] = []
+    bits: list[bytes] = []
+    # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
+    for _, matrix in _block_rows(coverage, [ALL_COUNTRIES], "country_matrix"):
+        if not len(matrix):
+            raise InconsistentSummaries("a block was folded before country matrices existed")
+        block_keys, block_views, block_bits = decode_country_matrix(matrix)
+        keys.append(block_keys)
+        totals.append(block_views)
+        bits.extend(block_bits)
+    columns = book.country_columns(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64))
+    views = np.bincount(columns, weights=np.concatenate(totals) if totals else None, minlength=width).astype(np.int64)
     top_id = int(book.blog_ids[-1]) if len(book.blog_ids) else 0
-    seen_ids = union_bits([row[3] for row in rows], columns, width, top_id + 1)
+    seen_ids = union_bits(bits, columns, width, top_id + 1)
     if seen_ids.shape[1] and (seen_ids.any(axis=0) & ~np.isin(np.arange(top_id + 1), book.blog_ids)).any():
         raise InconsistentSummaries("a summary names a blog that no longer exists")
     seen = seen_ids[:, book.blog_ids] if len(book.blog_ids) else np.zeros((width, 0), dtype=bool)

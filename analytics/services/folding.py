@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from analytics import sketches
-from analytics.blockcodec import encode_bits, encode_counts, encode_ids
+from analytics.blockcodec import encode_bits, encode_country_matrix, encode_counts, encode_ids
 from analytics.models import (
     BlogView,
     DailyAnalyticsSummary,
@@ -166,6 +166,7 @@ class PackedBlock:
     country_key: int
     blog_ids: list[int]
     view_counts: list[int]
+    countries: tuple[tuple[int, int, list[int]], ...] = ()  # ALL rows: (key, views, ids) of every country
 
     def fields(self) -> dict[str, object]:
         return {
@@ -173,6 +174,7 @@ class PackedBlock:
             "blog_ids": encode_ids(self.blog_ids),
             "view_counts": encode_counts(self.view_counts),
             "blog_bits": encode_bits(self.blog_ids),
+            "country_matrix": encode_country_matrix(self.countries) if self.country_key == ALL_COUNTRIES else b"",
             "total_views": sum(self.view_counts),
             "unique_blogs": len(self.blog_ids),
         }
@@ -185,6 +187,7 @@ def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...])
     for start, block_cells in groupby(cells, key=lambda cell: cell[0]):
         seen.add(start)
         totals: dict[int, int] = {}
+        countries: list[tuple[int, int, list[int]]] = []
         for country_key, country_cells in groupby(block_cells, key=lambda cell: cell[1]):
             ids: list[int] = []
             counts: list[int] = []
@@ -192,10 +195,11 @@ def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...])
                 ids.append(blog_id)
                 counts.append(views)
                 totals[blog_id] = totals.get(blog_id, 0) + views
+            countries.append((country_key, sum(counts), ids))
             yield PackedBlock(start, country_key, ids, counts)
         ordered = sorted(totals)
         counts = [totals[blog_id] for blog_id in ordered]
-        yield PackedBlock(start, ALL_COUNTRIES, ordered, counts)
+        yield PackedBlock(start, ALL_COUNTRIES, ordered, counts, tuple(countries))
     for start in sorted(wanted - seen):
         yield PackedBlock(start, ALL_COUNTRIES, [], [])
 

@@ -1,0 +1,131 @@
+"""The change triggers of migration 0002, as plain functions so later migrations can reinstall them.
+
+SQLite drops a table's triggers whenever Django rebuilds the table (most ``AlterField`` operations), so any
+migration that alters ``analytics_blogview`` on SQLite must call ``reinstall_sqlite`` afterwards.
+"""
+
+VERSION_ROW = "INSERT INTO analytics_dataversion (id, value) VALUES (1, 0)"
+
+POSTGRES_UP = """
+CREATE FUNCTION analytics_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION analytics_views_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_viewchange (bucket)
+    SELECT DISTINCT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM new_rows;
+    UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION analytics_views_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_viewchange (bucket)
+    SELECT DISTINCT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM old_rows;
+    UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION analytics_views_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_viewchange (bucket)
+    SELECT DISTINCT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+    FROM (SELECT "timestamp" FROM old_rows UNION ALL SELECT "timestamp" FROM new_rows) AS touched;
+    UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER analytics_blogview_inserted AFTER INSERT ON analytics_blogview
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_views_inserted();
+CREATE TRIGGER analytics_blogview_deleted AFTER DELETE ON analytics_blogview
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_views_deleted();
+CREATE TRIGGER analytics_blogview_updated AFTER UPDATE ON analytics_blogview
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_views_updated();
+
+CREATE TRIGGER analytics_blog_changed AFTER INSERT OR UPDATE OR DELETE ON analytics_blog
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_bump_version();
+CREATE TRIGGER analytics_country_changed AFTER INSERT OR UPDATE OR DELETE ON analytics_country
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_bump_version();
+CREATE TRIGGER analytics_username_changed AFTER UPDATE OF username OR DELETE ON auth_user
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_bump_version();
+"""
+
+POSTGRES_DOWN = """
+DROP TRIGGER IF EXISTS analytics_blogview_inserted ON analytics_blogview;
+DROP TRIGGER IF EXISTS analytics_blogview_deleted ON analytics_blogview;
+DROP TRIGGER IF EXISTS analytics_blogview_updated ON analytics_blogview;
+DROP TRIGGER IF EXISTS analytics_blog_changed ON analytics_blog;
+DROP TRIGGER IF EXISTS analytics_country_changed ON analytics_country;
+DROP TRIGGER IF EXISTS analytics_username_changed ON auth_user;
+DROP FUNCTION IF EXISTS analytics_views_inserted();
+DROP FUNCTION IF EXISTS analytics_views_deleted();
+DROP FUNCTION IF EXISTS analytics_views_updated();
+DROP FUNCTION IF EXISTS analytics_bump_version();
+"""
+
+_SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00', {row}.\"timestamp\")"
+_SQLITE_BUMP = "UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;"
+SQLITE_UP = [
+    f"""CREATE TRIGGER analytics_blogview_inserted AFTER INSERT ON analytics_blogview BEGIN
+        INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="NEW")}); {_SQLITE_BUMP} END""",
+    f"""CREATE TRIGGER analytics_blogview_deleted AFTER DELETE ON analytics_blogview BEGIN
+        INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="OLD")}); {_SQLITE_BUMP} END""",
+    f"""CREATE TRIGGER analytics_blogview_updated AFTER UPDATE ON analytics_blogview BEGIN
+        INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="OLD")});
+        INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="NEW")}); {_SQLITE_BUMP} END""",
+    *(
+        f"CREATE TRIGGER analytics_{table}_{event.lower()} AFTER {event} ON analytics_{table} BEGIN {_SQLITE_BUMP} END"
+        for table in ("blog", "country")
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+    f"CREATE TRIGGER analytics_username_updated AFTER UPDATE OF username ON auth_user BEGIN {_SQLITE_BUMP} END",
+    f"CREATE TRIGGER analytics_user_deleted AFTER DELETE ON auth_user BEGIN {_SQLITE_BUMP} END",
+]
+SQLITE_TRIGGERS = [
+    "analytics_blogview_inserted",
+    "analytics_blogview_deleted",
+    "analytics_blogview_updated",
+    *(f"analytics_{table}_{event}" for table in ("blog", "country") for event in ("insert", "update", "delete")),
+    "analytics_username_updated",
+    "analytics_user_deleted",
+]
+
+
+def install(apps, schema_editor):
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        cursor.execute(VERSION_ROW)
+        if connection.vendor == "postgresql":
+            cursor.execute(POSTGRES_UP)
+        elif connection.vendor == "sqlite":
+            for statement in SQLITE_UP:
+                cursor.execute(statement)
+        else:
+            raise NotImplementedError(f"No change triggers for {connection.vendor}; see docs/design.md.")
+
+
+def uninstall(apps, schema_editor):
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(POSTGRES_DOWN)
+        else:
+            for name in SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        cursor.execute("DELETE FROM analytics_dataversion WHERE id = 1")
+
+
+def reinstall_sqlite(apps, schema_editor):
+    """Recreate the SQLite triggers (idempotent); PostgreSQL keeps its triggers across ALTER TABLE."""
+    connection = schema_editor.connection
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for name in SQLITE_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        for statement in SQLITE_UP:
+            cursor.execute(statement)
