@@ -426,14 +426,22 @@ def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
     keys: list[np.ndarray] = []
     totals: list[np.ndarray] = []
     bits: list[bytes] = []
-    # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
-    for _, matrix in _block_rows(coverage, [ALL_COUNTRIES], "country_matrix"):
-        if not len(matrix):
-            raise InconsistentSummaries("a block was folded before country matrices existed")
-        block_keys, block_views, block_bits = decode_country_matrix(matrix)
-        keys.append(block_keys)
-        totals.append(block_views)
-        bits.extend(block_bits)
+    wanted = book.country_keys()
+    if wanted is not None and 4 * len(wanted) <= width:
+        # A few countries: their own rows are fewer bytes than every block's whole country matrix.
+        for _, key, total, blog_bits in _block_rows(coverage, wanted, "country_key", "total_views", "blog_bits"):
+            keys.append(np.array([key], dtype=np.int64))
+            totals.append(np.array([total], dtype=np.int64))
+            bits.append(blog_bits)
+    else:
+        # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
+        for _, matrix in _block_rows(coverage, [ALL_COUNTRIES], "country_matrix"):
+            if not len(matrix):
+                raise InconsistentSummaries("a block was folded before country matrices existed")
+            block_keys, block_views, block_bits = decode_country_matrix(matrix)
+            keys.append(block_keys)
+            totals.append(block_views)
+            bits.extend(block_bits)
     columns = book.country_columns(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64))
     views = np.bincount(columns, weights=np.concatenate(totals) if totals else None, minlength=width).astype(np.int64)
     top_id = int(book.blog_ids[-1]) if len(book.blog_ids) else 0
