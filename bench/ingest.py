@@ -23,7 +23,6 @@ import random
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,12 +36,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 from psycopg2 import sql
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from bench.processes import HOST, REPO_ROOT, free_port, gunicorn_argv
+
 OUT_DIR = REPO_ROOT / "bench" / "out"
 RESULT_JSON = OUT_DIR / "ingest.json"
 BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
 INGEST_START, INGEST_END = "<!-- ingest:start -->", "<!-- ingest:end -->"
-HOST = "127.0.0.1"
 VIEWS_PATH = "/api/analytics/views/"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_bench_ingest"
 INGEST_USERNAME = "bench-ingest"
@@ -108,28 +107,8 @@ def postgres_version(database_url: str) -> str:
         return str(cursor.fetchone()[0])
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def gunicorn_start(*, port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    argv = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "ideeza.wsgi:application",
-        "-c",
-        "gunicorn.conf.py",
-        # Command-line settings override the config file: loopback only, and no worker recycling mid-run.
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        str(workers),
-        "--max-requests",
-        "0",
-    ]
+    argv = gunicorn_argv(port=port, extra=["--workers", str(workers)])
     sink = log.open("ab")
     return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
 

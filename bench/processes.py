@@ -103,6 +103,24 @@ class Reply:
         return json.loads(self.body)
 
 
+def gunicorn_argv(*, port: int, extra: list[str] | None = None) -> list[str]:
+    """gunicorn with the project's config; the command line overrides it: loopback only, no worker recycling in
+    the middle of a measurement."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "ideeza.wsgi:application",
+        "-c",
+        str(REPO_ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"{HOST}:{port}",
+        "--max-requests",
+        "0",
+        *(extra or []),
+    ]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
@@ -123,22 +141,8 @@ class Server:
         self._connection: http.client.HTTPConnection | None = None
 
     def start(self) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "ideeza.wsgi:application",
-            "-c",
-            str(REPO_ROOT / "gunicorn.conf.py"),
-            # Command-line settings override the config file: loopback only, no worker recycling in the
-            # middle of a measurement, and a worker timeout above the client's so a slow scan is measured.
-            "--bind",
-            f"{HOST}:{self.port}",
-            "--max-requests",
-            "0",
-            "--timeout",
-            str(int(self.request_timeout) + 30),
-        ]
+        # A worker timeout above the client's, so a slow scan is measured rather than killed.
+        argv = gunicorn_argv(port=self.port, extra=["--timeout", str(int(self.request_timeout) + 30)])
         self._sink = self.log.open("wb")
         self.process = subprocess.Popen(
             argv, env=self.env, cwd=REPO_ROOT, stdout=self._sink, stderr=subprocess.STDOUT, start_new_session=True
