@@ -1,0 +1,206 @@
+"""Which summary blocks and raw ranges serve a request's spans, and reading them as cells (docs/design.md)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import reduce
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Q
+from django.db.models.functions import Coalesce, Trunc
+
+from analytics.blockcodec import decode
+from analytics.models import (
+    BlogView,
+    DailyAnalyticsSummary,
+    FoldState,
+    PeriodAnalyticsSummary,
+    ViewChange,
+)
+from analytics.periods import Granularity, local_date, local_midnight, next_period_start, reporting_tz
+from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY, changed_days
+
+
+# --- which blocks and raw ranges cover a request ---------------------------------------------------------------
+@dataclass(frozen=True)
+class FoldInfo:
+    folded_through: date
+    dirty_days: frozenset[date]
+
+    def is_clean(self, day: date) -> bool:
+        return day <= self.folded_through and day not in self.dirty_days
+
+
+def fold_info() -> FoldInfo | None:
+    state = FoldState.objects.first()
+    if state is None or state.timezone != settings.TIME_ZONE:
+        return None  # never folded, or cut in another timezone: the blocks cannot speak for these days
+    buckets = ViewChange.objects.values_list("bucket", flat=True).distinct()
+    return FoldInfo(state.folded_through, frozenset(changed_days(buckets)))
+
+
+@dataclass
+class Coverage:
+    days: dict[date, int] = field(default_factory=dict)  # day block → span
+    periods: dict[tuple[str, date], int] = field(default_factory=dict)  # (granularity, start) → span
+    raw: list[tuple[datetime, datetime, int]] = field(default_factory=list)  # [start, end) → span
+
+    def only(self, spans: set[int]) -> Coverage:
+        return Coverage(
+            {day: span for day, span in self.days.items() if span in spans},
+            {key: span for key, span in self.periods.items() if span in spans},
+            [piece for piece in self.raw if piece[2] in spans],
+        )
+
+    def single_block_spans(self) -> set[int]:
+        """Spans served by exactly one block and nothing raw."""
+        counts = Counter([*self.days.values(), *self.periods.values()])
+        raw = {piece[2] for piece in self.raw}
+        return {span for span, count in counts.items() if count == 1 and span not in raw}
+
+    def whole_days(self) -> list[date]:
+        """Every day the day and period blocks stand for."""
+        days = list(self.days)
+        for granularity, start in self.periods:
+            following = next_period_start(start, Granularity(granularity))
+            days.extend(start + timedelta(days=offset) for offset in range((following - start).days))
+        return days
+
+    def add_raw(self, start: datetime, end: datetime, span: int) -> None:
+        if start >= end:
+            return
+        if self.raw and self.raw[-1][1] == start and self.raw[-1][2] == span:
+            self.raw[-1] = (self.raw[-1][0], end, span)
+        else:
+            self.raw.append((start, end, span))
+
+
+def _whole_period(
+    day: date, last: date, granularity: Granularity, info: FoldInfo, available: set[tuple[str, date]]
+) -> date | None:
+    """The day after the period starting on ``day`` if its block can stand for days ``day``..``last``."""
+    following = next_period_start(day, granularity)
+    if (granularity.value, day) not in available or following - timedelta(days=1) > last:
+        return None
+    if any(day <= dirty < following for dirty in info.dirty_days):
+        return None
+    return following
+
+
+def cover(spans: list[tuple[datetime, datetime]], info: FoldInfo, available: set[tuple[str, date]]) -> Coverage:
+    """Greedy cover of each span [start, end): months, then weeks, then days; raw where blocks cannot serve."""
+    coverage = Coverage()
+    for span, (start, end) in enumerate(spans):
+        first = local_date(start)
+        if start != local_midnight(first):
+            first += timedelta(days=1)
+        end_day = local_date(end)  # days before end_day are whole; end_day itself is partial or outside
+        if first >= end_day:
+            coverage.add_raw(start, end, span)
+            continue
+        coverage.add_raw(start, local_midnight(first), span)
+        day, last = first, end_day - timedelta(days=1)
+        while day <= last:
+            following = None
+            if day.day == 1:
+                following = _whole_period(day, last, Granularity.MONTH, info, available)
+                if following is not None:
+                    coverage.periods[(Granularity.MONTH.value, day)] = span
+            if following is None and day.weekday() == 0:
+                following = _whole_period(day, last, Granularity.WEEK, info, available)
+                if following is not None:
+                    coverage.periods[(Granularity.WEEK.value, day)] = span
+            if following is None:
+                following = day + timedelta(days=1)
+                if info.is_clean(day):
+                    coverage.days[day] = span
+                else:
+                    coverage.add_raw(local_midnight(day), local_midnight(following), span)
+            day = following
+        coverage.add_raw(local_midnight(end_day), end, span)
+    return coverage
+
+
+def available_periods(spans: list[tuple[datetime, datetime]]) -> set[tuple[str, date]]:
+    first = local_date(min(start for start, _ in spans))
+    last = local_date(max(end for _, end in spans))
+    rows = PeriodAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES, start__gte=first, start__lte=last)
+    return set(rows.values_list("granularity", "start"))
+
+
+# --- cells ---------------------------------------------------------------------------------------------------
+@dataclass
+class Cells:
+    """Parallel arrays: one entry per (span, blog, country key) piece of a block or raw range."""
+
+    span: np.ndarray
+    blog: np.ndarray
+    country: np.ndarray
+    views: np.ndarray
+    raw_count: int = 0  # the last ``raw_count`` entries came from raw events (``_cells``)
+
+
+def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str) -> Iterator[tuple[Any, ...]]:
+    """(span, *columns) of every block row the coverage uses, for the wanted country keys (``None``: all real
+    ones, no-country included; ``[ALL_COUNTRIES]``: the per-block totals)."""
+
+    def keyed(rows: Any) -> Any:
+        if country_keys is None:
+            return rows.filter(country_key__gte=NO_COUNTRY)
+        return rows.filter(country_key__in=country_keys)
+
+    if coverage.days:
+        days = keyed(DailyAnalyticsSummary.objects.filter(date__in=sorted(coverage.days)))
+        for day, *values in days.values_list("date", *columns):
+            yield coverage.days[day], *values
+    if coverage.periods:
+        wanted = reduce(lambda q, key: q | Q(granularity=key[0], start=key[1]), coverage.periods, Q(pk__in=[]))
+        periods = keyed(PeriodAnalyticsSummary.objects.filter(wanted))
+        for granularity, start, *values in periods.values_list("granularity", "start", *columns):
+            yield coverage.periods[(granularity, start)], *values
+
+
+def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
+    """Every (span, blog, country, views) entry of the blocks and raw ranges."""
+    rows = list(block_rows(coverage, country_keys, "country_key", "blog_ids", "view_counts", "unique_blogs"))
+    decoded = decode([(ids, counts, size) for _, _, ids, counts, size in rows])
+    spans = np.array([row[0] for row in rows], dtype=np.int64)
+    keys = np.array([row[1] for row in rows], dtype=np.int64)
+    raw = raw_cells(coverage)
+    return Cells(
+        span=np.concatenate([spans[decoded.row], raw.span]),
+        blog=np.concatenate([decoded.blog, raw.blog]),
+        country=np.concatenate([keys[decoded.row], raw.country]),
+        views=np.concatenate([decoded.views, raw.views]),
+        raw_count=len(raw.blog),
+    )
+
+
+def raw_cells(coverage: Coverage) -> Cells:
+    if not coverage.raw:
+        empty = np.zeros(0, dtype=np.int64)
+        return Cells(empty, empty, empty, empty)
+    span_of_day: dict[date, int] = {}
+    ranges = Q(pk__in=[])
+    for start, end, span in coverage.raw:
+        ranges |= Q(timestamp__gte=start, timestamp__lt=end)
+        day = local_date(start)
+        while local_midnight(day) < end:
+            span_of_day[day] = span
+            day += timedelta(days=1)
+    rows = list(
+        BlogView.objects.filter(ranges)
+        .annotate(day=Trunc("timestamp", "day", tzinfo=reporting_tz()), key=Coalesce("country_id", NO_COUNTRY))
+        .values("day", "key", "blog_id")
+        .annotate(views=Count("id"))
+        .order_by()
+        .values_list("day", "blog_id", "key", "views")
+    )
+    spans = np.array([span_of_day[local_date(row[0])] for row in rows], dtype=np.int64)
+    columns = np.array([row[1:] for row in rows], dtype=np.int64).reshape(-1, 3)
+    return Cells(spans, columns[:, 0], columns[:, 1], columns[:, 2])
