@@ -10,14 +10,12 @@ the answers equal ``reference``'s, which the differential tests check on random 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
 
 from analytics import sketches
 from analytics.blockcodec import decode_country_matrix, union_bits
@@ -40,6 +38,7 @@ from analytics.selectors.coverage import (
 )
 from analytics.selectors.rows import Row
 from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY
+from analytics.transactions import repeatable_read
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +87,11 @@ def _matched_by_complement(coverage: Coverage, book: Catalogue, dropped_columns:
     totals = read_cells(coverage, [ALL_COUNTRIES])
     blocks_only = Coverage(coverage.days, coverage.periods, [])
     dropped = read_cells(blocks_only, keys)
-    raw_count = totals.raw_count
     blog = book.blog_positions(np.concatenate([totals.blog, dropped.blog]))
     column = np.zeros(len(blog), dtype=np.int64)
     keep = np.ones(len(blog), dtype=bool)
     # The raw cells sit at the end of ``totals`` and still carry their country: apply the mask to them.
-    raw = slice(len(totals.blog) - raw_count, len(totals.blog))
+    raw = slice(len(totals.blog) - totals.raw_count, len(totals.blog))
     keep[raw] = book.mask[blog[raw], book.country_columns(totals.country[raw])]
     views = np.concatenate([totals.views, -dropped.views])
     span = np.concatenate([totals.span, dropped.span])
@@ -170,10 +168,15 @@ def _per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.nd
         sets = _country_sets(coverage, book)
         return sets.views, sets.seen.sum(axis=1)
     matched = _matched(coverage, book, per_country=True)
+    views = np.bincount(matched.column, weights=matched.views, minlength=len(book.codes) + 1).astype(np.int64)
+    return views, _seen(book, matched).sum(axis=0)
+
+
+def _seen(book: Catalogue, matched: Matched) -> np.ndarray:
+    """Blog × country column: did the pair have a matching view?"""
     width = len(book.codes) + 1
-    views = np.bincount(matched.column, weights=matched.views, minlength=width).astype(np.int64)
-    seen = np.bincount(matched.blog * width + matched.column, minlength=len(book.blog_ids) * width) > 0
-    return views, seen.reshape(len(book.blog_ids), width).sum(axis=0)
+    pairs = np.bincount(matched.blog * width + matched.column, minlength=len(book.blog_ids) * width)
+    return (pairs > 0).reshape(len(book.blog_ids), width)
 
 
 def _per_blog(book: Catalogue, matched: Matched) -> np.ndarray:
@@ -190,14 +193,12 @@ def _per_author(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.nda
 
 def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct (named) countries per blog position."""
-    width = len(book.codes) + 1
     if book.mask.all():
         # Unfiltered: views from the per-block totals, countries from the bitsets.
         views = _per_blog(book, _matched(coverage, book, per_country=False))
         return views, _country_sets(coverage, book).seen[1:].sum(axis=0)
     matched = _matched(coverage, book, per_country=True)
-    seen = np.bincount(matched.blog * width + matched.column, minlength=len(book.blog_ids) * width) > 0
-    return _per_blog(book, matched), seen.reshape(len(book.blog_ids), width)[:, 1:].sum(axis=1)
+    return _per_blog(book, matched), _seen(book, matched)[:, 1:].sum(axis=1)
 
 
 def _answer(
@@ -208,7 +209,7 @@ def _answer(
     """Resolve the window and the catalogue in one snapshot, then ``build`` from the blocks; raw if unfolded."""
     if query.window.is_empty:
         return []
-    with _snapshot():
+    with repeatable_read(read_only=True):
         span = _data_span(query.window)
         if span is None:
             return []
@@ -221,17 +222,6 @@ def _answer(
         except InconsistentSummaries:
             logger.exception("summaries disagree with the catalogue; answering from raw events")
             return fallback(query)
-
-
-@contextmanager
-def _snapshot() -> Iterator[None]:
-    """One consistent snapshot for the several reads of an answer (REPEATABLE READ on PostgreSQL)."""
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield
 
 
 def _approximate_per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray] | None:
@@ -329,7 +319,7 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
 
 
 def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
-    with _snapshot():
+    with repeatable_read(read_only=True):
         frame = reference.performance_frame(query, now=now)
         if frame is None:
             return []

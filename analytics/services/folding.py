@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from itertools import groupby
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import Count, F, Min
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
@@ -31,6 +30,7 @@ from analytics.models import (
     ViewChange,
 )
 from analytics.periods import Granularity, local_date, local_midnight, next_period_start, period_start, reporting_tz
+from analytics.transactions import repeatable_read
 
 ALL_COUNTRIES = -1  # country_key of the row that sums a block over every country (and marks it as folded)
 NO_COUNTRY = 0
@@ -271,11 +271,7 @@ def summaries_fold(
     """Fold new and changed days (or the last ``days``, or everything with ``full``) into summary blocks."""
     started = time.perf_counter()
     today = local_date(timezone.now())
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with repeatable_read():
         plan, buckets = _fold_plan(today=today, days=days, force=force, full=full)
         report = FoldReport(plan=plan, dry_run=dry_run)
         if dry_run:
