@@ -41,23 +41,32 @@ def encode_bits(blog_ids: Sequence[int] | np.ndarray) -> bytes:
     return np.packbits(bits, bitorder="little").tobytes()
 
 
-def union_bits(
-    blobs: Sequence[bytes | memoryview], groups: np.ndarray, group_count: int, width_bits: int
-) -> np.ndarray:
-    """OR the bitsets of each group: a (group_count, width_bits) boolean matrix."""
+def union_bits(blocks: Sequence[np.ndarray], groups: np.ndarray, group_count: int, width_bits: int) -> np.ndarray:
+    """OR bitset rows by group: a (group_count, width_bits) boolean matrix.
+
+    ``blocks`` are uint8 matrices of bitset rows (one row per entry of ``groups``, in order); rows may be
+    narrower than ``width_bits`` (missing bytes are zero) or wider (the extra bytes are ignored).
+    """
     width_bytes = (width_bits + 7) // 8
-    matrix = np.zeros((len(blobs), width_bytes), dtype=np.uint8)
-    for index, blob in enumerate(blobs):
-        row = np.frombuffer(blob, dtype=np.uint8)[:width_bytes]
-        matrix[index, : len(row)] = row
+    matrix = np.zeros((len(groups), width_bytes), dtype=np.uint8)
+    at = 0
+    for block in blocks:
+        used = min(block.shape[1], width_bytes)
+        matrix[at : at + len(block), :used] = block[:, :used]
+        at += len(block)
     merged = np.zeros((group_count, width_bytes), dtype=np.uint8)
-    if len(blobs):
+    if len(groups):
         # Sort by group and OR each run of rows (ufunc.at would be ten times slower).
         order = np.argsort(groups, kind="stable")
         sorted_groups = groups[order]
         starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
         merged[sorted_groups[starts]] = np.bitwise_or.reduceat(matrix[order], starts, axis=0)
     return np.unpackbits(merged, axis=1, count=width_bits, bitorder="little").astype(bool)
+
+
+def bits_row(blob: bytes | memoryview) -> np.ndarray:
+    """One bitset blob as a 1 × len(blob) block for ``union_bits``."""
+    return np.frombuffer(blob, dtype=np.uint8).reshape(1, -1)
 
 
 def encode_country_matrix(columns: Sequence[tuple[int, int, Sequence[int]]]) -> bytes:
@@ -76,13 +85,12 @@ def encode_country_matrix(columns: Sequence[tuple[int, int, Sequence[int]]]) -> 
     return header.tobytes() + rows.tobytes()
 
 
-def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
-    """(keys, views, bitset rows) of ``encode_country_matrix``."""
+def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, views, bitset rows as a count × width uint8 matrix) of ``encode_country_matrix``."""
     count, width = (int(value) for value in np.frombuffer(blob, dtype="<i8", count=2))
     header = np.frombuffer(blob, dtype="<i8", count=2 + 2 * count)
-    body = bytes(blob)[8 * (2 + 2 * count) :]
-    rows = [body[index * width : (index + 1) * width] for index in range(count)]
-    return header[2 : 2 + count].copy(), header[2 + count :].copy(), rows
+    rows = np.frombuffer(blob, dtype=np.uint8, offset=8 * (2 + 2 * count), count=count * width)
+    return header[2 : 2 + count].copy(), header[2 + count :].copy(), rows.reshape(count, width)
 
 
 def encode_counts(counts: Sequence[int] | np.ndarray) -> bytes:

@@ -6,7 +6,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -159,10 +158,15 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
         for day, *values in days.values_list("date", *columns):
             yield coverage.days[day], *values
     if coverage.periods:
-        wanted = reduce(lambda q, key: q | Q(granularity=key[0], start=key[1]), coverage.periods, Q(pk__in=[]))
-        periods = keyed(PeriodAnalyticsSummary.objects.filter(wanted))
+        # Filter by the starts alone (one IN list, not an OR per block) and drop the few other-granularity rows
+        # that share a start (a month and a week both starting on a Monday the 1st).
+        granularities = sorted({granularity for granularity, _ in coverage.periods})
+        starts = sorted({start for _, start in coverage.periods})
+        periods = keyed(PeriodAnalyticsSummary.objects.filter(granularity__in=granularities, start__in=starts))
         for granularity, start, *values in periods.values_list("granularity", "start", *columns):
-            yield coverage.periods[(granularity, start)], *values
+            span = coverage.periods.get((granularity, start))
+            if span is not None:
+                yield span, *values
 
 
 def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from analytics import sketches
-from analytics.blockcodec import decode_country_matrix, union_bits
+from analytics.blockcodec import bits_row, decode, decode_country_matrix, union_bits
 from analytics.filters import AnalyticsQuery, Window
 from analytics.models import (
     BlogView,
@@ -28,6 +28,7 @@ from analytics.periods import local_date, local_midnight
 from analytics.selectors import reference
 from analytics.selectors.catalogue import Catalogue, InconsistentSummaries, catalogue
 from analytics.selectors.coverage import (
+    Cells,
     Coverage,
     available_periods,
     block_rows,
@@ -108,35 +109,41 @@ class CountrySets:
 
 def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
     """For masks that ignore the blog: block totals and bitsets, no per-blog counts (a few hundred bytes a row)."""
-    width = len(book.codes) + 1
-    keys: list[np.ndarray] = []
-    totals: list[np.ndarray] = []
-    bits: list[bytes] = []
     wanted = book.country_keys()
-    if wanted is not None and 4 * len(wanted) <= width:
+    if wanted is not None and 4 * len(wanted) <= len(book.codes) + 1:
         # A few countries: their own rows are fewer bytes than every block's whole country matrix.
-        for _, key, total, blog_bits in block_rows(coverage, wanted, "country_key", "total_views", "blog_bits"):
-            keys.append(np.array([key], dtype=np.int64))
-            totals.append(np.array([total], dtype=np.int64))
-            bits.append(blog_bits)
-    else:
-        # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
-        for _, matrix in block_rows(coverage, [ALL_COUNTRIES], "country_matrix"):
-            if not len(matrix):
-                raise InconsistentSummaries("a block was folded before country matrices existed")
-            block_keys, block_views, block_bits = decode_country_matrix(matrix)
-            keys.append(block_keys)
-            totals.append(block_views)
-            bits.extend(block_bits)
-    columns = book.country_columns(np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64))
-    views = np.bincount(columns, weights=np.concatenate(totals) if totals else None, minlength=width).astype(np.int64)
+        rows = list(block_rows(coverage, wanted, "country_key", "total_views", "blog_bits"))
+        keys = np.array([row[1] for row in rows], dtype=np.int64)
+        totals = np.array([row[2] for row in rows], dtype=np.int64)
+        return _merged_country_sets(book, keys, totals, [bits_row(row[3]) for row in rows], raw_cells(coverage))
+    # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
+    matrices = [matrix for _, matrix in block_rows(coverage, [ALL_COUNTRIES], "country_matrix")]
+    return _matrix_country_sets(book, matrices, raw_cells(coverage))
+
+
+def _matrix_country_sets(book: Catalogue, matrices: list[bytes], raw: Cells) -> CountrySets:
+    """``_merged_country_sets`` of the blocks' country matrices (their ALL rows' ``country_matrix``)."""
+    if any(not len(matrix) for matrix in matrices):
+        raise InconsistentSummaries("a block was folded before country matrices existed")
+    decoded = [decode_country_matrix(matrix) for matrix in matrices]
+    keys = np.concatenate([block[0] for block in decoded]) if decoded else np.zeros(0, dtype=np.int64)
+    totals = np.concatenate([block[1] for block in decoded]) if decoded else np.zeros(0, dtype=np.int64)
+    return _merged_country_sets(book, keys, totals, [block[2] for block in decoded], raw)
+
+
+def _merged_country_sets(
+    book: Catalogue, keys: np.ndarray, totals: np.ndarray, bits: list[np.ndarray], raw: Cells
+) -> CountrySets:
+    """Per country column: block views plus raw views, and the union of block bitsets and raw blogs, masked."""
+    width = len(book.codes) + 1
+    columns = book.country_columns(keys)
+    views = np.bincount(columns, weights=totals, minlength=width).astype(np.int64)
     top_id = int(book.blog_ids[-1]) if len(book.blog_ids) else 0
     seen_ids = union_bits(bits, columns, width, top_id + 1)
     if seen_ids.shape[1] and (seen_ids.any(axis=0) & ~np.isin(np.arange(top_id + 1), book.blog_ids)).any():
         raise InconsistentSummaries("a summary names a blog that no longer exists")
     seen = seen_ids[:, book.blog_ids] if len(book.blog_ids) else np.zeros((width, 0), dtype=bool)
 
-    raw = raw_cells(coverage)
     raw_blog, raw_column = book.blog_positions(raw.blog), book.country_columns(raw.country)
     views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
     seen[raw_column, raw_blog] = True
@@ -194,9 +201,17 @@ def _per_author(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.nda
 def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct (named) countries per blog position."""
     if book.mask.all():
-        # Unfiltered: views from the per-block totals, countries from the bitsets.
-        views = _per_blog(book, _matched(coverage, book, per_country=False))
-        return views, _country_sets(coverage, book).seen[1:].sum(axis=0)
+        # Unfiltered: one read of the ALL rows gives views per blog (their entries) and countries per blog
+        # (their country matrices); the raw ranges are read once for both.
+        columns = ("blog_ids", "view_counts", "unique_blogs", "country_matrix")
+        rows = list(block_rows(coverage, [ALL_COUNTRIES], *columns))
+        raw = raw_cells(coverage)
+        decoded = decode([(ids, counts, size) for _, ids, counts, size, _ in rows])
+        blog = book.blog_positions(np.concatenate([decoded.blog, raw.blog]))
+        views = np.concatenate([decoded.views, raw.views])
+        per_blog = np.bincount(blog, weights=views, minlength=len(book.blog_ids)).astype(np.int64)
+        sets = _matrix_country_sets(book, [row[4] for row in rows], raw)
+        return per_blog, sets.seen[1:].sum(axis=0)
     matched = _matched(coverage, book, per_country=True)
     return _per_blog(book, matched), _seen(book, matched)[:, 1:].sum(axis=1)
 

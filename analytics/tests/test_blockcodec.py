@@ -1,0 +1,68 @@
+"""The summary block codec (docs/design.md): every encoding decodes back to what went in, on random input."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analytics.blockcodec import (
+    bits_row,
+    decode,
+    decode_country_matrix,
+    encode_bits,
+    encode_country_matrix,
+    encode_counts,
+    encode_ids,
+    union_bits,
+)
+
+blog_sets = st.sets(st.integers(min_value=1, max_value=70_000), max_size=40).map(sorted)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(blog_sets, st.integers(min_value=1, max_value=2**40)), max_size=6))
+def test_decode_returns_every_block_ids_and_counts(blocks: list[tuple[list[int], int]]) -> None:
+    """Blocks of different id and count widths, decoded together, come back entry for entry, in block order."""
+    encoded = []
+    expected_rows, expected_blogs, expected_views = [], [], []
+    for index, (ids, scale) in enumerate(blocks):
+        counts = [scale // (position + 1) + 1 for position in range(len(ids))]
+        encoded.append((encode_ids(ids), encode_counts(counts), len(ids)))
+        expected_rows += [index] * len(ids)
+        expected_blogs += ids
+        expected_views += counts
+    decoded = decode(encoded)
+    order = np.lexsort((decoded.blog, decoded.row))
+    assert decoded.row[order].tolist() == expected_rows
+    assert decoded.blog[order].tolist() == expected_blogs
+    assert decoded.views[order].tolist() == expected_views
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=-1, max_value=300), st.integers(0, 10**9), blog_sets), max_size=8))
+def test_country_matrix_round_trip(columns: list[tuple[int, int, list[int]]]) -> None:
+    keys, views, rows = decode_country_matrix(encode_country_matrix(columns))
+    assert keys.tolist() == [key for key, _, _ in columns]
+    assert views.tolist() == [count for _, count, _ in columns]
+    assert rows.shape[0] == len(columns)
+    for row, (_, _, ids) in zip(rows, columns, strict=True):
+        bits = np.unpackbits(row, bitorder="little")
+        assert np.flatnonzero(bits).tolist() == ids
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=3), blog_sets), max_size=12), st.booleans())
+def test_union_bits_ors_rows_of_any_width_by_group(entries: list[tuple[int, list[int]]], as_matrix: bool) -> None:
+    """Rows narrower or wider than the requested width, given one by one or as one matrix, OR into their group."""
+    width_bits = 50_000  # narrower than some rows (ids up to 70,000 are dropped), wider than others
+    groups = np.array([group for group, _ in entries], dtype=np.int64)
+    if as_matrix:
+        blocks = [decode_country_matrix(encode_country_matrix([(0, 0, ids) for _, ids in entries]))[2]]
+    else:
+        blocks = [bits_row(encode_bits(ids)) for _, ids in entries]
+    merged = union_bits(blocks, groups, 4, width_bits)
+    assert merged.shape == (4, width_bits)
+    for group in range(4):
+        expected = sorted({blog for g, ids in entries if g == group for blog in ids if blog < width_bits})
+        assert np.flatnonzero(merged[group]).tolist() == expected
