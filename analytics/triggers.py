@@ -5,14 +5,23 @@ migration that alters ``analytics_blogview`` on SQLite must call ``reinstall_sql
 """
 
 VERSION_ROW = "INSERT INTO analytics_dataversion (id, value) VALUES (1, 0)"
+# Row 2 is the catalogue token: a fresh random value whenever a blog, a country or a username changes (not on view
+# writes). The fast path caches the catalogue under it (analytics/selectors/catalogue.py). Random rather than a
+# counter, so a value never comes back after a rolled-back transaction or a restored backup with other data.
+CATALOGUE_ROW = "INSERT INTO analytics_dataversion (id, value) VALUES (2, 0)"
 
-POSTGRES_UP = """
-CREATE FUNCTION analytics_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
+POSTGRES_BUMP_VERSION = """
+CREATE OR REPLACE FUNCTION analytics_bump_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
+    UPDATE analytics_dataversion SET value = floor(random() * 9.0e18)::bigint WHERE id = 2;
     RETURN NULL;
 END $$;
+"""
 
+POSTGRES_UP = (
+    POSTGRES_BUMP_VERSION
+    + """
 CREATE FUNCTION analytics_views_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO analytics_viewchange (bucket)
@@ -53,6 +62,7 @@ CREATE TRIGGER analytics_country_changed AFTER INSERT OR UPDATE OR DELETE ON ana
 CREATE TRIGGER analytics_username_changed AFTER UPDATE OF username OR DELETE ON auth_user
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_bump_version();
 """
+)
 
 POSTGRES_DOWN = """
 DROP TRIGGER IF EXISTS analytics_blogview_inserted ON analytics_blogview;
@@ -69,6 +79,7 @@ DROP FUNCTION IF EXISTS analytics_bump_version();
 
 _SQLITE_HOUR = "strftime('%Y-%m-%d %H:00:00', {row}.\"timestamp\")"
 _SQLITE_BUMP = "UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;"
+_SQLITE_CATALOGUE_BUMP = _SQLITE_BUMP + " UPDATE analytics_dataversion SET value = random() WHERE id = 2;"
 SQLITE_UP = [
     f"""CREATE TRIGGER analytics_blogview_inserted AFTER INSERT ON analytics_blogview BEGIN
         INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="NEW")}); {_SQLITE_BUMP} END""",
@@ -78,12 +89,16 @@ SQLITE_UP = [
         INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="OLD")});
         INSERT INTO analytics_viewchange (bucket) VALUES ({_SQLITE_HOUR.format(row="NEW")}); {_SQLITE_BUMP} END""",
     *(
-        f"CREATE TRIGGER analytics_{table}_{event.lower()} AFTER {event} ON analytics_{table} BEGIN {_SQLITE_BUMP} END"
+        f"CREATE TRIGGER analytics_{table}_{event.lower()} AFTER {event} ON analytics_{table} "
+        f"BEGIN {_SQLITE_CATALOGUE_BUMP} END"
         for table in ("blog", "country")
         for event in ("INSERT", "UPDATE", "DELETE")
     ),
-    f"CREATE TRIGGER analytics_username_updated AFTER UPDATE OF username ON auth_user BEGIN {_SQLITE_BUMP} END",
-    f"CREATE TRIGGER analytics_user_deleted AFTER DELETE ON auth_user BEGIN {_SQLITE_BUMP} END",
+    (
+        "CREATE TRIGGER analytics_username_updated AFTER UPDATE OF username ON auth_user "
+        f"BEGIN {_SQLITE_CATALOGUE_BUMP} END"
+    ),
+    f"CREATE TRIGGER analytics_user_deleted AFTER DELETE ON auth_user BEGIN {_SQLITE_CATALOGUE_BUMP} END",
 ]
 SQLITE_TRIGGERS = [
     "analytics_blogview_inserted",
@@ -129,3 +144,20 @@ def reinstall_sqlite(apps, schema_editor):
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
         for statement in SQLITE_UP:
             cursor.execute(statement)
+
+
+def catalogue_token_install(apps, schema_editor):
+    """Migration 0006: the catalogue token row, and the triggers that renew it (idempotent)."""
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_dataversion WHERE id = 2")
+        cursor.execute(CATALOGUE_ROW)
+        if connection.vendor == "postgresql":
+            cursor.execute(POSTGRES_BUMP_VERSION)
+    reinstall_sqlite(apps, schema_editor)
+
+
+def catalogue_token_uninstall(apps, schema_editor):
+    """Without row 2 the triggers' second UPDATE matches nothing: the 0002 behaviour."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("DELETE FROM analytics_dataversion WHERE id = 2")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
+from django.db import connection
 from django.db.models import BooleanField, ExpressionWrapper
 
 from analytics.filters import Leaf, Node, NotNode, TreeField, ViewFilters
@@ -31,12 +34,17 @@ class Catalogue:
     """
 
     blog_ids: np.ndarray
-    titles: list[str]
+    titles: tuple[str, ...]
     author_index: np.ndarray
-    usernames: list[str]
+    usernames: tuple[str, ...]
     country_ids: np.ndarray
-    codes: list[str]
+    codes: tuple[str, ...]
     mask: np.ndarray
+
+    def approximate_bytes(self) -> int:
+        arrays = (self.blog_ids, self.author_index, self.country_ids, self.mask)
+        strings = (*self.titles, *self.usernames, *self.codes)
+        return sum(array.nbytes for array in arrays) + sum(64 + len(text) for text in strings)
 
     @property
     def ignores_country(self) -> bool:
@@ -92,7 +100,80 @@ def _blog_leaves(node: Node | None) -> list[Leaf]:
     return [leaf for child in node.children for leaf in _blog_leaves(child)]
 
 
+# --- the cache ---------------------------------------------------------------------------------------------------
+CACHE_BUDGET_BYTES = 64 * 1024 * 1024  # per process; a catalogue of 2,000 blogs with its mask is ~0.3 MB
+
+
+class CatalogueCache:
+    """Catalogues by (database, catalogue token, filters), least recently used first out, within a byte budget.
+
+    The token is DataVersion row 2, which the blog, country and username triggers set to a fresh random value in
+    the same transaction as the change (``analytics.triggers``): read in the request's snapshot, it names exactly
+    the catalogue that snapshot would read. View writes and folds leave it alone, so ingestion does not empty
+    the cache. Cached arrays are read-only.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget_bytes = budget_bytes
+        self._entries: OrderedDict[Hashable, tuple[Catalogue, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Catalogue | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: Hashable, book: Catalogue) -> None:
+        size = book.approximate_bytes()
+        if size > self.budget_bytes:
+            return
+        for array in (book.blog_ids, book.author_index, book.country_ids, book.mask):
+            array.flags.writeable = False
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (book, size)
+            self._bytes += size
+            while self._bytes > self.budget_bytes:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._bytes -= evicted
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_cache = CatalogueCache(CACHE_BUDGET_BYTES)
+
+
+def catalogue_token() -> int | None:
+    """The catalogue token in the current snapshot (``None`` before migration 0006: no caching)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM analytics_dataversion WHERE id = 2")
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
 def catalogue(filters: ViewFilters) -> Catalogue:
+    """The catalogue and mask for ``filters`` as the current snapshot sees them; cached under the token."""
+    token = catalogue_token()
+    if token is None:
+        return catalogue_read(filters)
+    key = (connection.alias, connection.settings_dict["NAME"], token, filters)
+    book = _cache.get(key)
+    if book is None:
+        book = catalogue_read(filters)
+        _cache.put(key, book)
+    return book
+
+
+def catalogue_read(filters: ViewFilters) -> Catalogue:
+    """Read the catalogue from the database, the blog-level leaves of the tree evaluated there."""
     leaves = list(dict.fromkeys(_blog_leaves(filters.tree)))
     names = {leaf: f"leaf_{index}" for index, leaf in enumerate(leaves)}
     annotations = {names[leaf]: ExpressionWrapper(leaf_q(leaf, BLOG_PATHS), BooleanField()) for leaf in leaves}
@@ -140,10 +221,10 @@ def catalogue(filters: ViewFilters) -> Catalogue:
 
     return Catalogue(
         blog_ids=blog_ids,
-        titles=[row[1] for row in rows],
+        titles=tuple(row[1] for row in rows),
         author_index=np.searchsorted(np.array(author_ids, dtype=np.int64), [row[2] for row in rows]),
-        usernames=[usernames_by_id[author_id] for author_id in author_ids],
+        usernames=tuple(usernames_by_id[author_id] for author_id in author_ids),
         country_ids=country_ids,
-        codes=codes,
+        codes=tuple(codes),
         mask=mask,
     )
