@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
@@ -88,6 +89,20 @@ def test_ten_mebibyte_body_is_refused_before_it_is_parsed(client, url):
     body = error(send(client, url, raw), 400)
     limit = settings.IDEEZA_MAX_BODY_BYTES
     assert (body["message"], body["code"]) == (MSG_BODY_TOO_LARGE.format(limit=limit), "body_too_large")
+
+
+def test_ten_mebibyte_body_over_http_is_the_same_400(live_server, transactional_db):
+    """Through a real HTTP server too: the answer comes back whole although most of the body was never read."""
+    raw = b'{"author_username": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    response = requests.post(
+        f"{live_server.url}{TOP_BLOG}", data=raw, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": MSG_BODY_TOO_LARGE.format(limit=settings.IDEEZA_MAX_BODY_BYTES),
+        "code": "body_too_large",
+        "fields": {},
+    }
 
 
 @pytest.mark.parametrize("url", ALL_URLS)
