@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -105,6 +106,10 @@ def _json_error(status_code: int, message: str, code: str) -> JsonResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):  # Django's own body limit, met before the JSON parser's
+        from analytics.api.parsers import MSG_BODY_TOO_LARGE  # here: DRF imports the parser while this module loads
+
+        return _json_error(400, MSG_BODY_TOO_LARGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE), "body_too_large")
     return _json_error(400, MSG_BAD_REQUEST, "bad_request")
 
 

@@ -221,6 +221,8 @@ LOGGING: dict[str, Any] = {
 
 # Largest JSON body the API reads; a larger one is a 400 (SPEC §6).
 IDEEZA_MAX_BODY_BYTES = env_int("IDEEZA_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# DRF reads a JSON body through request.body, where Django enforces its own limit first: one limit, one answer.
+DATA_UPLOAD_MAX_MEMORY_SIZE = IDEEZA_MAX_BODY_BYTES
 # DRF throttle rates such as "100/second"; unset = no throttling of query endpoints.
 IDEEZA_QUERY_THROTTLE_RATE = os.environ.get("IDEEZA_QUERY_THROTTLE_RATE") or None
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"analytics-query": IDEEZA_QUERY_THROTTLE_RATE}

@@ -6,9 +6,9 @@ from django.views.generic import RedirectView
 from drf_yasg import openapi
 from drf_yasg.views import get_schema_view
 from rest_framework.permissions import AllowAny
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from analytics.api.health import HealthView
+from ideeza.tokens import TokenObtainView, TokenRefreshAccessView
 
 API_INFO = openapi.Info(
     title="Ideeza Analytics API",
@@ -25,8 +25,8 @@ schema_view = get_schema_view(API_INFO, public=True, permission_classes=[AllowAn
 urlpatterns = [
     path("", RedirectView.as_view(url="/swagger/", permanent=False)),
     path("api/analytics/", include("analytics.api.urls")),
-    path("api/token/", TokenObtainPairView.as_view(), name="token_obtain_pair"),
-    path("api/token/refresh/", TokenRefreshView.as_view(), name="token_refresh"),
+    path("api/token/", TokenObtainView.as_view(), name="token_obtain_pair"),
+    path("api/token/refresh/", TokenRefreshAccessView.as_view(), name="token_refresh"),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("swagger.json", schema_view.without_ui(cache_timeout=0), {"format": "json"}, name="schema-json"),
     path("swagger.yaml", schema_view.without_ui(cache_timeout=0), {"format": "yaml"}, name="schema-yaml"),

@@ -19,7 +19,7 @@ from analytics.api.serializers import ErrorSerializer
 from analytics.api.views import MSG_BAD_CONTENT_LENGTH, MSG_CONTENT_TYPE
 from analytics.filters import MSG_EMPTY_LIST, MSG_UNKNOWN_KEY
 from analytics.services.ingestion import MAX_FUTURE_SKEW, views_ingest
-from ideeza.exceptions import RequestValidationError
+from ideeza.exceptions import MSG_UNAVAILABLE, RequestValidationError
 
 MAX_EVENTS_PER_REQUEST = 1_000
 INGEST_PERMISSION = "analytics.add_blogview"
@@ -89,6 +89,7 @@ EVENT_SCHEMA = openapi.Schema(
     title="ViewEvent",
     type=openapi.TYPE_OBJECT,
     required=["blog_id"],
+    additional_properties=False,
     properties={
         "blog_id": openapi.Schema(type=openapi.TYPE_INTEGER, description="Id of an existing blog."),
         "country_code": openapi.Schema(
@@ -123,6 +124,7 @@ BATCH_SCHEMA = openapi.Schema(
     title="ViewEvents",
     type=openapi.TYPE_OBJECT,
     required=["events"],
+    additional_properties=False,
     properties={
         "events": openapi.Schema(
             type=openapi.TYPE_ARRAY, items=EVENT_SCHEMA, min_items=1, max_items=MAX_EVENTS_PER_REQUEST
@@ -193,7 +195,10 @@ class IngestView(APIView):
             ),
             401: openapi.Response("No valid JWT.", ErrorSerializer),
             403: openapi.Response(f"The user lacks {INGEST_PERMISSION}.", ErrorSerializer),
+            405: openapi.Response("Method not allowed.", ErrorSerializer),
+            415: openapi.Response("The body is not sent as application/json.", ErrorSerializer),
             429: openapi.Response("Throttled; see Retry-After.", ErrorSerializer),
+            503: openapi.Response(MSG_UNAVAILABLE, ErrorSerializer),
         },
     )
     def post(self, request: Request) -> Response:

@@ -1,8 +1,12 @@
-"""A JSON parser that refuses bodies over a size limit before it reads them whole."""
+"""A JSON parser that turns what json.loads cannot safely hand on into 400s: bodies over the size limit, JSON nested
+too deeply to read, and lone surrogate escapes."""
 
 from __future__ import annotations
 
+import codecs
 import io
+import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +15,10 @@ from rest_framework.parsers import JSONParser
 
 MSG_BODY_TOO_LARGE = "The request body is larger than {limit:,} bytes."
 MSG_TOO_DEEP = "The JSON is nested too deeply to read."
+MSG_LONE_SURROGATE = "The JSON holds a lone UTF-16 surrogate escape (such as \\ud800), which is no Unicode text."
+
+# A \uD800-\uDFFF escape in a UTF-8 body: only these can decode to a string that has no UTF-8 form.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class BoundedJSONParser(JSONParser):
@@ -20,7 +28,22 @@ class BoundedJSONParser(JSONParser):
         if len(raw) > limit:
             raise ParseError(MSG_BODY_TOO_LARGE.format(limit=limit), code="body_too_large")
         try:
-            return super().parse(io.BytesIO(raw), media_type, parser_context)
+            data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
             # A few hundred kilobytes of "[[[[…" exhaust Python's recursion limit inside json.loads.
             raise ParseError(MSG_TOO_DEEP, code="parse_error") from None
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        escaped = _SURROGATE_ESCAPE.search(raw) if codecs.lookup(encoding).name == "utf-8" else True
+        if escaped and _has_lone_surrogate(data):
+            # json.loads accepts "\ud800" alone; the database driver, and the response encoder when it echoes a key
+            # back, cannot encode it: it would be a 500 far from here.
+            raise ParseError(MSG_LONE_SURROGATE, code="parse_error")
+        return data
+
+
+def _has_lone_surrogate(data: Any) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

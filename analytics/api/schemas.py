@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from drf_yasg import openapi
+from drf_yasg.inspectors import SwaggerAutoSchema
 
 from analytics.filters import (
     BLOG_VIEWS_LIMIT_MAX,
@@ -24,11 +28,14 @@ _string = openapi.Schema(type=openapi.TYPE_STRING, max_length=MAX_STRING_LENGTH)
 _codes = openapi.Schema(type=openapi.TYPE_ARRAY, items=_string, min_items=1, max_items=MAX_LIST_VALUES)
 _field = openapi.Schema(type=openapi.TYPE_STRING, enum=[member.value for member in TreeField])
 _scalar_description = "A string; an integer blog id for the field 'blog'."
-_any_node = openapi.Schema(type=openapi.TYPE_OBJECT, description="A nested filter node (same shape).")
+# Unknown keys are a 400 (SPEC §6), so every object says so; a node has exactly one key (SPEC §3).
+_ONE_KEY: dict[str, Any] = {"min_properties": 1, "max_properties": 1, "additional_properties": False}
+_any_node = openapi.Schema(type=openapi.TYPE_OBJECT, description="A nested filter node (same shape).", **_ONE_KEY)
 
 FILTER_NODE = openapi.Schema(
     title="FilterNode",
     type=openapi.TYPE_OBJECT,
+    **_ONE_KEY,
     description=(
         "A boolean filter tree. Each node has exactly one key: and, or, not, eq, in or contains. "
         f"Depth ≤ {MAX_TREE_DEPTH}, ≤ {MAX_TREE_NODES} nodes, ≤ {MAX_IN_VALUES:,} values in one `in`. "
@@ -41,6 +48,7 @@ FILTER_NODE = openapi.Schema(
         "eq": openapi.Schema(
             type=openapi.TYPE_OBJECT,
             required=["field", "value"],
+            additional_properties=False,
             properties={
                 "field": _field,
                 "value": openapi.Schema(type=openapi.TYPE_STRING, description=_scalar_description),
@@ -49,6 +57,7 @@ FILTER_NODE = openapi.Schema(
         "in": openapi.Schema(
             type=openapi.TYPE_OBJECT,
             required=["field", "values"],
+            additional_properties=False,
             properties={
                 "field": _field,
                 "values": openapi.Schema(
@@ -62,6 +71,7 @@ FILTER_NODE = openapi.Schema(
         "contains": openapi.Schema(
             type=openapi.TYPE_OBJECT,
             required=["field", "value"],
+            additional_properties=False,
             properties={
                 "field": openapi.Schema(type=openapi.TYPE_STRING, enum=[TreeField.BLOG_TITLE.value]),
                 "value": _string,
@@ -100,7 +110,13 @@ _COMMON = {
 
 
 def _body(title: str, extra: dict[str, openapi.Schema], example: dict) -> openapi.Schema:  # type: ignore[type-arg]
-    return openapi.Schema(title=title, type=openapi.TYPE_OBJECT, properties={**_COMMON, **extra}, example=example)
+    return openapi.Schema(
+        title=title,
+        type=openapi.TYPE_OBJECT,
+        properties={**_COMMON, **extra},
+        additional_properties=False,
+        example=example,
+    )
 
 
 BLOG_VIEWS_BODY = _body(
@@ -128,3 +144,16 @@ PERFORMANCE_BODY = _body(
     },
     {"range": "year", "compare": "month", "author_username": "alice"},
 )
+
+
+class QueryAutoSchema(SwaggerAutoSchema):
+    """The query endpoints as they behave: the body is optional (none = no filters), and a token is needed only
+    while IDEEZA_API_OPEN is false (the schema is generated per request, so it follows the setting)."""
+
+    def make_body_parameter(self, schema: openapi.Schema) -> openapi.Parameter:
+        parameter = super().make_body_parameter(schema)
+        parameter.required = False
+        return parameter
+
+    def get_security(self) -> Any:
+        return [] if settings.IDEEZA_API_OPEN else super().get_security()

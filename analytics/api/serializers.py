@@ -8,7 +8,7 @@ from rest_framework import serializers
 class CountRowSerializer(serializers.Serializer):
     """A grouped row: ``x`` names the group, ``y`` and ``z`` are counts (SPEC §5)."""
 
-    x = serializers.CharField(help_text="Country code, username or blog title.")
+    x = serializers.CharField(allow_blank=True, help_text="Country code, username or blog title (which may be empty).")
     y = serializers.IntegerField(help_text="blog-views: distinct blogs; top: views.")
     z = serializers.IntegerField(help_text="blog-views: views; top/blog: distinct countries; top/user|country: blogs.")
 

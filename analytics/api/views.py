@@ -24,6 +24,7 @@ from analytics.filters import AnalyticsQuery, Endpoint, parse_query
 from analytics.periods import local_date
 from analytics.selectors import engine
 from analytics.selectors.rows import Row
+from ideeza.exceptions import MSG_UNAVAILABLE
 
 MSG_UNKNOWN_OBJECT_TYPE = "Unknown object type {value!r}; use one of: {choices}."
 MSG_BAD_CONTENT_LENGTH = "The Content-Length header is not a whole number."
@@ -35,9 +36,11 @@ TOP_SELECTORS: dict[str, str] = {"blog": "top_blogs", "user": "top_authors", "co
 
 _ERRORS = {
     400: openapi.Response("Invalid request; `fields` names each offending path.", ErrorSerializer),
-    401: openapi.Response("Authentication required (IDEEZA_API_OPEN=false).", ErrorSerializer),
+    401: openapi.Response("No valid token (IDEEZA_API_OPEN=false), or an invalid one was sent.", ErrorSerializer),
     405: openapi.Response("Method not allowed.", ErrorSerializer),
-    429: openapi.Response("Throttled.", ErrorSerializer),
+    415: openapi.Response("The body is not sent as application/json.", ErrorSerializer),
+    429: openapi.Response("Throttled; see Retry-After.", ErrorSerializer),
+    503: openapi.Response(MSG_UNAVAILABLE, ErrorSerializer),
 }
 
 
@@ -88,6 +91,7 @@ class BlogViewsView(AnalyticsQueryView):
     endpoint = Endpoint.BLOG_VIEWS
 
     @swagger_auto_schema(
+        auto_schema=schemas.QueryAutoSchema,
         operation_id="blog_views",
         operation_summary="Views grouped by country or by author",
         operation_description=(
@@ -114,6 +118,7 @@ class TopView(AnalyticsQueryView):
     endpoint = Endpoint.TOP
 
     @swagger_auto_schema(
+        auto_schema=schemas.QueryAutoSchema,
         operation_id="top",
         operation_summary="Top blogs, authors or countries by views",
         operation_description=(
@@ -138,6 +143,7 @@ class PerformanceView(AnalyticsQueryView):
     endpoint = Endpoint.PERFORMANCE
 
     @swagger_auto_schema(
+        auto_schema=schemas.QueryAutoSchema,
         operation_id="performance",
         operation_summary="Views per day, week, month or year with growth",
         operation_description=(

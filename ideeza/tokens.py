@@ -1,0 +1,57 @@
+"""The JWT endpoints of SPEC §7 (simplejwt's views), described in the OpenAPI schema as they really answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_yasg import openapi
+from drf_yasg.utils import swagger_auto_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from analytics.api.serializers import ErrorSerializer
+
+
+class TokenPairSerializer(serializers.Serializer):
+    refresh = serializers.CharField(help_text="Refresh token: trade it at /api/token/refresh/ for a new access token.")
+    access = serializers.CharField(help_text="Access token: send it as `Authorization: Bearer <access>`.")
+
+
+class TokenAccessSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="A new access token.")
+    refresh = serializers.CharField(required=False, help_text="A new refresh token, when refresh tokens rotate.")
+
+
+_400 = openapi.Response("A required key is missing or not a string; `fields` names it.", ErrorSerializer)
+
+
+class TokenObtainView(TokenObtainPairView):
+    @swagger_auto_schema(
+        operation_id="token_obtain",
+        operation_summary="A JWT access and refresh token for a username and password",
+        security=[],
+        responses={
+            200: TokenPairSerializer,
+            400: _400,
+            401: openapi.Response("No active account with these credentials.", ErrorSerializer),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshAccessView(TokenRefreshView):
+    @swagger_auto_schema(
+        operation_id="token_refresh",
+        operation_summary="A new access token for a refresh token",
+        security=[],
+        responses={
+            200: TokenAccessSerializer,
+            400: _400,
+            401: openapi.Response("The refresh token is invalid or expired.", ErrorSerializer),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
