@@ -58,6 +58,11 @@ def postgres_url(*, port: int | None = None, name: str | None = None) -> str:
     return f"postgres://{default['USER']}{password}@{host}:{port or default['PORT'] or 5432}/{name or default['NAME']}"
 
 
+def postgres_address() -> tuple[str, int]:
+    default = settings.DATABASES["default"]
+    return default["HOST"] or "127.0.0.1", int(default["PORT"] or 5432)
+
+
 def is_postgresql() -> bool:
     return str(settings.DATABASES["default"]["ENGINE"]).endswith("postgresql")
 
