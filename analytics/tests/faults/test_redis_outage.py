@@ -91,7 +91,10 @@ def test_queries_stay_correct_while_redis_is_down_and_use_it_again_once_it_is_ba
             assert (answer, x_cache) == (expected[path], "MISS")
             assert seconds < DEAD_CACHE_BUDGET_SECONDS, f"{path} took {seconds:.2f} s with Redis down"
     health = client.get("/healthz")
-    assert (health.status_code, health.json()) == (200, {"status": "degraded", "database": "ok", "cache": "unreachable"})
+    assert (health.status_code, health.json()) == (
+        200,
+        {"status": "degraded", "database": "ok", "cache": "unreachable"},
+    )
 
     redis_cached.start()  # same port, empty (no persistence); the Django process was never restarted
     for path, body in QUERIES:
