@@ -113,13 +113,14 @@ class RedisServer:
 
     def __init__(self, directory: Path) -> None:
         assert REDIS_SERVER is not None
+        self.binary: str = REDIS_SERVER
         self.directory = directory
         self.port = free_port()
         self.url = f"redis://{HOST}:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        argv = [REDIS_SERVER, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+        argv = [self.binary, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly", "no"]
         argv += ["--dir", str(self.directory), "--daemonize", "no", "--logfile", str(self.directory / "redis.log")]
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         give_up = time.monotonic() + 10
