@@ -130,8 +130,11 @@ def _hold_lock_elsewhere(tmp_path: Path) -> tuple[Any, str, str]:
 def _release(holder: Any) -> None:
     if isinstance(holder, int):
         os.close(holder)
-    else:
-        holder.close()  # the server drops a session's advisory locks with the session
+    else:  # unlock explicitly: after close() the server drops the session's locks only once its backend exits
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_KEY])
+            assert cursor.fetchone()[0]
+        holder.close()
 
 
 def test_precalculate_stats_with_redis_down_falls_back_to_the_database_lock(
