@@ -2,15 +2,22 @@
 
 Every non-2xx response of the service is built here: DRF exceptions go through ``api_exception_handler``,
 Django's own 400/403/404/500 pages through the ``handler*`` views wired in ``ideeza.urls``.
+
+A database that cannot be reached (``OperationalError``/``InterfaceError``: refused, dropped or restarting) is a
+503 ``service_unavailable`` on both paths, logged, never a 500: the request can be retried as it is, and the
+next request opens a fresh connection (Django discards a connection that failed, and health-checks a persistent
+one before reusing it: ``CONN_HEALTH_CHECKS``).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -24,6 +31,10 @@ MSG_SERVER_ERROR = "The server failed to answer this request; it has been logged
 MSG_BAD_REQUEST = "The request could not be read."
 MSG_FORBIDDEN = "You do not have permission to perform this action."
 MSG_UNAVAILABLE = "A backing service is unavailable; try again shortly."
+RETRY_AFTER_SECONDS = 1
+
+# The database is down, restarting or dropped the connection: not a bug in the request or in the code.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class RequestValidationError(exceptions.APIException):
@@ -41,6 +52,14 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = MSG_UNAVAILABLE
     default_code = "service_unavailable"
+
+    def __init__(self, detail: str | None = None, code: str | None = None) -> None:
+        super().__init__(detail, code)
+        self.wait = RETRY_AFTER_SECONDS  # sent as Retry-After
+
+
+def _log_database_unavailable(exc: BaseException, where: str) -> None:
+    logger.error("database unavailable (%s): answering 503 %s", type(exc).__name__, where, exc_info=exc)
 
 
 def error_body(message: str, code: str, fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -74,6 +93,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound(MSG_NOT_FOUND)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DATABASE_UNAVAILABLE):
+        request = context.get("request")
+        _log_database_unavailable(exc, f"to {getattr(request, 'method', '?')} {getattr(request, 'path', '?')}")
+        exc = ServiceUnavailable()
     if not isinstance(exc, exceptions.APIException):
         return None  # a real bug: Django's handler500 answers in the same shape and logs it
 
@@ -122,4 +145,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    """Django's handler500, called while the uncaught exception is being handled (so ``sys.exc_info`` holds it):
+    outside DRF (middleware, plain views) a database outage is a 503 too. Django has already logged it."""
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
+        response = _json_error(503, MSG_UNAVAILABLE, ServiceUnavailable.default_code)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     return _json_error(500, MSG_SERVER_ERROR, "server_error")
