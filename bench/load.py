@@ -415,10 +415,17 @@ class LoadRun:
         return ClassResult(name, json.loads(result.read_text(encoding="utf-8")))
 
     def cached_phase(self, cached: str, index: int) -> None:
+        assert self.server is not None and self.server.process is not None
         started_load = os.getloadavg()[0]
+        workers_before, machine_before = _workers_cpu_seconds(self.server.process.pid), _machine_cpu()
         process = self.wrk(f"cached-{index}", cached, connections=self.options.connections, threads=2)
         run = stats("cached", [self.collect(f"cached-{index}", process)])
+        workers_after, machine_after = _workers_cpu_seconds(self.server.process.pid), _machine_cpu()
         run["load_1min_before"] = round(started_load, 2)
+        # What a request costs the workers whatever else runs, and how busy the whole machine was meanwhile.
+        run["worker_cpu_ms_per_request"] = round((workers_after - workers_before) * 1000 / max(1, run["requests"]), 3)
+        busy, total = (after - before for after, before in zip(machine_after, machine_before, strict=True))
+        run["machine_busy_share"] = round(busy / total, 3) if total else None
         self.document["cached"]["runs"].append(run)
         if run["x_cache"].get("HIT", 0) != run["requests"]:
             self.warn(f"cached run {index}: not every answer was a HIT: {run['x_cache']}")
@@ -559,6 +566,26 @@ def _gunicorn_workers(server: Server) -> int:
     return 0
 
 
+def _workers_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU time of the master's children (the workers; none is recycled during a run)."""
+    ticks = 0
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+        for child in children:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    except OSError:
+        return 0.0
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
 def _load_average() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -579,7 +606,7 @@ def environment(redis_url: str) -> dict[str, Any]:
         redis_version = str(client.info("server").get("redis_version", "?"))
     finally:
         client.close()
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [", 1)[0]
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
@@ -620,9 +647,9 @@ def markdown(document: dict[str, Any]) -> str:
         document["command"],
         "```",
         "",
-        f"gunicorn (`gunicorn.conf.py` with `WEB_CONCURRENCY={server['workers']}`: {server['workers']} sync workers, "
-        "CPUs + 1, since wrk, PostgreSQL and Redis run on the same CPUs; JSON request log on, DEBUG off) with Redis "
-        f"as the response cache, on 127.0.0.1 beside wrk, PostgreSQL and Redis (all on the same "
+        f"gunicorn (`gunicorn.conf.py` with `WEB_CONCURRENCY={server['workers']}` sync workers: `--workers`, by "
+        "default CPUs + 1, since wrk, PostgreSQL and Redis use the same CPUs; JSON request log on, DEBUG off) with "
+        f"Redis as the response cache, on 127.0.0.1 beside wrk, PostgreSQL and Redis (all on the same "
         f"{env['cpus']} CPUs). Data: {dataset['views']:,} views of {dataset['blogs']:,} blogs in "
         f"{dataset['countries']} countries ({dataset['first_day']} to {dataset['last_day']}), folded. Each wrk run "
         f"lasts {options['seconds']:g} s; {options['runs']} runs per phase; rates and percentiles are the medians of "
@@ -635,7 +662,18 @@ def markdown(document: dict[str, Any]) -> str:
         "fixed bodies across all six query endpoints, warmed first (every answer must be an `X-Cache: HIT`).",
         "",
     ]
-    header = ["run", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "X-Cache HIT", "load (1 min) before"]
+    header = [
+        "run",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "X-Cache HIT",
+        "worker CPU ms/request",
+        "machine busy",
+        "load (1 min) before",
+    ]
     rows = [
         [
             str(index),
@@ -645,6 +683,8 @@ def markdown(document: dict[str, Any]) -> str:
             _ms(run["p99_ms"]),
             str(run["errors"]),
             _share(run["x_cache"].get("HIT", 0) / max(1, sum(run["x_cache"].values()))),
+            f"{run['worker_cpu_ms_per_request']:.2f}",
+            _share(run["machine_busy_share"]),
             f"{run['load_1min_before']:.2f}",
         ]
         for index, run in enumerate(cached["runs"], 1)
@@ -658,11 +698,19 @@ def markdown(document: dict[str, Any]) -> str:
             f"**{_ms(summary['p99_ms'])}**",
             f"**{summary['errors']}**",
             _share(summary["hit_share"]),
+            _ms(median_of(cached["runs"], "worker_cpu_ms_per_request")),
+            _share(median_of(cached["runs"], "machine_busy_share")),
             "",
         ]
     )
-    lines += report.markdown_table(header, rows, "lrrrrrrr")
-    lines += ["", f"Target: {verdict}.", ""]
+    lines += report.markdown_table(header, rows, "lrrrrrrrrr")
+    lines += [
+        "",
+        f"Target: {verdict}. *worker CPU ms/request*: CPU time of the gunicorn workers over the run divided by its "
+        "requests (what a cached answer costs, however busy the machine); *machine busy*: share of all CPUs busy "
+        "during the run, everyone's processes included.",
+        "",
+    ]
     mix = document["mix"]
     if mix["summary"]:
         lines += [
