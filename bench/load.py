@@ -698,7 +698,7 @@ def markdown(document: dict[str, Any]) -> str:
             f"**{_ms(summary['p99_ms'])}**",
             f"**{summary['errors']}**",
             _share(summary["hit_share"]),
-            _ms(median_of(cached["runs"], "worker_cpu_ms_per_request")),
+            f"{median_of(cached['runs'], 'worker_cpu_ms_per_request') or 0:.2f}",
             _share(median_of(cached["runs"], "machine_busy_share")),
             "",
         ]
