@@ -5,9 +5,10 @@ BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+LOAD_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run migrate seed fold test test-pg lint format bench clean
+.PHONY: help install install-dev run migrate seed fold test test-pg lint format bench load clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +66,11 @@ fold: install  ## Fold new and changed days into the summaries (precalculate_sta
 
 bench: install-dev  ## Benchmark harness: 1M views on PostgreSQL, every endpoint over HTTP (docs/benchmarks.md)
 	$(BIN)/python -m bench.run
+
+load: install-dev  ## Load test with wrk: gunicorn + PostgreSQL + Redis on 127.0.0.1 (docs/benchmarks.md, "Load")
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \
+		{ echo "wrk is missing: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python -m bench.load $(LOAD_ARGS)
 
 clean:  ## Remove the virtualenv, caches and the SQLite demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis db.sqlite3

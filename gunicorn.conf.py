@@ -1,6 +1,7 @@
 """Gunicorn settings for the API: `gunicorn ideeza.wsgi:application -c gunicorn.conf.py`.
 
-Read from the environment: PORT (default 8000) and WEB_CONCURRENCY (default min(2 x CPUs + 1, 8)).
+Read from the environment: PORT (default 8000), WEB_CONCURRENCY (default min(2 x CPUs + 1, 8)) and LOG_FORMAT / DEBUG
+(gunicorn's own log lines are JSON like the application's unless LOG_FORMAT=text).
 Gunicorn's own variables (GUNICORN_CMD_ARGS, FORWARDED_ALLOW_IPS) still apply on top.
 """
 
@@ -48,9 +49,31 @@ keepalive = 5
 max_requests = 2000
 max_requests_jitter = 200
 
-# Logs go to the container's stdout/stderr, where `docker logs` and log shippers expect them.
-accesslog = "-"
+# Logs go to the container's stdout/stderr, where `docker logs` and log shippers expect them. No access log: the
+# application writes one line per request itself (logger "ideeza.request", ideeza/middleware.py) with what gunicorn
+# cannot know (cache HIT/MISS, user, request id), so gunicorn's would only double every line. With LOG_FORMAT=text
+# gunicorn logs as it does by default, and GUNICORN_CMD_ARGS="--access-logfile -" brings its access log back.
+accesslog = None
 errorlog = "-"
+
+# gunicorn's own lines (start-up, worker timeouts and crashes) in the application's format: with LOG_FORMAT=json
+# (the default unless DEBUG is on, as in ideeza/settings.py) one JSON object per line, like every other line.
+_debug = os.environ.get("DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+if (os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if _debug else "json")) == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+            # Silent (see accesslog above): this dictionary replaces any handler --access-logfile would add.
+            "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": False},
+        },
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        },
+        "formatters": {"json": {"()": "ideeza.logs.JsonFormatter"}},
+    }
 
 # The worker heartbeat (an fchmod on a temp file) can block on a disk-backed filesystem such as a
 # container's overlay layer long enough to get a worker killed as "timed out"; tmpfs never blocks.

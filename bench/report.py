@@ -397,3 +397,20 @@ def markdown_section_write(path: Path, section: str) -> None:
     head, rest = text.split(QUERIES_START, 1)
     _, tail = rest.split(QUERIES_END, 1)
     _atomic_write(path, f"{head}{QUERIES_START}\n{section}\n{QUERIES_END}{tail}")
+
+
+def markdown_table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
+    """A Markdown table, ``align`` one ``l`` or ``r`` per column."""
+    return _table(header, rows, align)
+
+
+def section_write(path: Path, name: str, heading: str, section: str) -> None:
+    """Replace what lies between ``<!-- name:start -->`` and ``<!-- name:end -->`` only; when the markers are
+    missing, append them under ``## heading`` (create the file from the intro when it is missing)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else DOCUMENT_INTRO
+    if start not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n{start}\n{end}\n"
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    _atomic_write(path, f"{head}{start}\n{section}\n{end}{tail}")

@@ -6,6 +6,7 @@ Every variable is documented in README.md ("Environment variables").
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
@@ -62,6 +63,28 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
+# HTTPS. Every default is off so that `make run`, the tests, the benchmarks and `docker compose up` keep working
+# over plain http://127.0.0.1; the production environment in the README turns them on
+# (`manage.py check --deploy` then reports nothing).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# The health check is probed over plain HTTP from inside the container / by the orchestrator: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS-terminating proxy: the header it sets to "https" on secure requests, e.g. X-Forwarded-Proto.
+# Only set it when that proxy always sets (or strips) the header, or a client could claim HTTPS itself.
+_proxy_ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER: tuple[str, str] | None = None
+if _proxy_ssl_header:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_ssl_header):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, not {_proxy_ssl_header!r}."
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -76,6 +99,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the request line times (and logs) everything below, redirects and errors included.
+    "ideeza.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -211,12 +236,26 @@ SWAGGER_SETTINGS = {
     "USE_SESSION_AUTH": False,
 }
 
+# Logs go to stderr: one JSON object per line (LOG_FORMAT=json, the default unless DEBUG) or plain text.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}.")
+# One line per request on the "ideeza.request" logger (ideeza/middleware.py).
+LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "ideeza.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django_redis": {"level": "WARNING"}},
+    "loggers": {
+        "django_redis": {"level": "WARNING"},
+        # Every response already has its request line; django.request keeps only the 5xx, with their traceback.
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 # Largest JSON body the API reads; a larger one is a 400 (SPEC §6).
