@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -154,12 +154,26 @@ class FoldState(models.Model):
 
 
 class DataVersion(models.Model):
-    """A counter bumped by database triggers on every write that can change an answer, and by every fold.
+    """Values that database triggers change in the same transaction as a write (``analytics.triggers``).
 
-    The response cache keys answers by it, so no cached answer outlives a change (SPEC §7).
+    Row ``ANSWERS`` (1) is a counter bumped by every write that can change an answer and by every fold: the response
+    cache keys answers by it, so no cached answer outlives a change (SPEC §7). Row ``CATALOGUE`` (2) is a random
+    token renewed by every blog, country and username change: the fast path caches the catalogue under it.
     """
+
+    ANSWERS = 1
+    CATALOGUE = 2
 
     value = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"data version {self.value}"
+
+    @classmethod
+    def current(cls, row: int) -> int | None:
+        """The row's value in the current snapshot (``None`` if the row is missing). One plain query: every
+        request reads these, and building the ORM query would cost more than the lookup."""
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT value FROM {connection.ops.quote_name(cls._meta.db_table)} WHERE id = %s", [row])
+            found = cursor.fetchone()
+        return None if found is None else int(found[0])

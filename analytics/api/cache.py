@@ -1,7 +1,7 @@
 """The response cache (SPEC §7): answers keyed by the normalised request and the data version.
 
-The key holds the resolved window (not ``now()``), every filter in a canonical order, the engine, the
-reporting timezone, today's date and the x metric. The data version is a counter that database triggers bump
+The key holds the database's name, the resolved window (not ``now()``), every filter in a canonical order, the
+engine, the reporting timezone, today's date and the x metric. The data version is a counter that database triggers bump
 in the same transaction as any write that can change an answer (migration 0002), and every fold bumps too: a
 write makes every older key unreachable at once. A dead cache only costs time: django-redis is configured to
 swallow its errors, so a lookup is a miss and a store is a no-op.
@@ -43,14 +43,8 @@ def _canonical(value: Any) -> Any:
 
 
 def data_version() -> int:
-    """The current data version (0 before the first write). Read on every request, hits included: a plain query,
-    because building it with the ORM cost as much CPU as the whole rest of a cache hit."""
-    table = connection.ops.quote_name(DataVersion._meta.db_table)
-    column = connection.ops.quote_name(DataVersion._meta.get_field("value").get_attname())
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [1])
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    """The current data version (0 before the first write), read on every request, hits included."""
+    return DataVersion.current(DataVersion.ANSWERS) or 0
 
 
 def cache_key(*parts: Any) -> str:
@@ -62,7 +56,8 @@ def cached(parts: tuple[Any, ...], compute: Callable[[], Any]) -> tuple[Any, str
     """``compute()``'s value for these key parts, from the cache when it holds it; and HIT, MISS or OFF."""
     if settings.CACHE_TIMEOUT <= 0:
         return compute(), OFF
-    key = cache_key(data_version(), *parts)
+    # The database's name too: data versions are counters, so two databases behind one Redis would share keys.
+    key = cache_key(connection.settings_dict["NAME"], data_version(), *parts)
     found = cache.get(key)
     if found is not None:
         return found, HIT

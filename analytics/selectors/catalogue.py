@@ -16,6 +16,7 @@ from analytics.filters import Leaf, Node, NotNode, TreeField, ViewFilters
 from analytics.models import (
     Blog,
     Country,
+    DataVersion,
 )
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
 from analytics.services.folding import NO_COUNTRY
@@ -153,10 +154,7 @@ _cache = CatalogueCache(CACHE_BUDGET_BYTES)
 
 def catalogue_token() -> int | None:
     """The catalogue token in the current snapshot (``None`` before migration 0006: no caching)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT value FROM analytics_dataversion WHERE id = 2")
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
+    return DataVersion.current(DataVersion.CATALOGUE)
 
 
 def catalogue(filters: ViewFilters) -> Catalogue:

@@ -255,9 +255,9 @@ def _delete_folded_changes(plan: FoldPlan, buckets: list[datetime]) -> None:
 
 
 def data_version_bump() -> None:
-    updated = DataVersion.objects.filter(pk=1).update(value=F("value") + 1)
+    updated = DataVersion.objects.filter(pk=DataVersion.ANSWERS).update(value=F("value") + 1)
     if not updated:
-        DataVersion.objects.get_or_create(pk=1, defaults={"value": 1})
+        DataVersion.objects.get_or_create(pk=DataVersion.ANSWERS, defaults={"value": 1})
 
 
 def summaries_fold(
