@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import shlex
 import shutil
@@ -31,7 +30,7 @@ from typing import Any
 import psycopg2
 import redis
 
-from bench import report
+from bench import machine, report
 from bench.processes import HOST, REPO_ROOT, HarnessError, Server, manage, run_child
 from bench.workload import ENDPOINTS, database_create_if_missing
 
@@ -498,7 +497,7 @@ class LoadRun:
                 "overall": summary_of([run["overall"] for run in mix_runs]),
                 **{name: summary_of([run["classes"][name] for run in mix_runs]) for name in mix_runs[0]["classes"]},
             }
-        self.document["environment"]["load_after"] = _load_average()
+        self.document["environment"]["load_after"] = machine.load_average()
 
 
 def _line(label: str, run: dict[str, Any]) -> str:
@@ -586,40 +585,10 @@ def _machine_cpu() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
-def _load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
 def environment(redis_url: str) -> dict[str, Any]:
-    import django
-    import gunicorn
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        redis_version = str(client.info("server").get("redis_version", "?"))
-    finally:
-        client.close()
+    """``bench.machine.environment`` and the wrk version."""
     wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split(" [", 1)[0]
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "platform": platform.platform(terse=True),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "gunicorn": gunicorn.__version__,
-        "redis": redis_version,
-        "wrk": wrk_version.strip(),
-        "git_commit": _git("rev-parse", "HEAD").strip(),
-        "git_dirty": [line[3:] for line in _git("status", "--porcelain").splitlines() if line],
-        "load_before": _load_average(),
-    }
+    return {**machine.environment(redis_url), "wrk": wrk_version.strip()}
 
 
 # --- Markdown ------------------------------------------------------------------------------------------------

@@ -11,12 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import secrets
 import shlex
 import signal
-import subprocess
 import sys
 import traceback
 from datetime import UTC, date, datetime
@@ -26,6 +24,7 @@ from typing import Any
 import redis
 
 from bench import report
+from bench.machine import environment, git, load_average
 from bench.processes import REPO_ROOT, ChildRun, Deadline, HarnessError, Reply, Server, manage, run_child
 from bench.workload import (
     FILTERED,
@@ -355,8 +354,8 @@ class Run:
         self.document["summary"] = report.summary_rows(queries, FULL_YEAR)
         self.document["summary_filtered"] = report.summary_rows(queries, FILTERED)
         environment = self.document["environment"]
-        environment["load_after"] = _load_average()
-        environment["git_commit_after"] = _git("rev-parse", "HEAD").strip()
+        environment["load_after"] = load_average()
+        environment["git_commit_after"] = git("rev-parse", "HEAD").strip()
         if environment.get("git_commit") and environment["git_commit_after"] != environment["git_commit"]:
             self.warn(
                 f"HEAD moved from {environment['git_commit'][:12]} to {environment['git_commit_after'][:12]} during "
@@ -393,44 +392,6 @@ def _cache_clear(redis_url: str) -> int:
         return len(keys)
     finally:
         client.close()
-
-
-def _load_average() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def _git(*args: str) -> str:
-    try:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def environment(redis_url: str) -> dict[str, Any]:
-    import django
-    import gunicorn
-    import numpy
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        redis_version = str(client.info("server").get("redis_version", "?"))
-    finally:
-        client.close()
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpus": affinity,
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(terse=True),
-        "python": platform.python_version(),
-        "django": django.get_version(),
-        "gunicorn": gunicorn.__version__,
-        "numpy": numpy.__version__,
-        "redis": redis_version,
-        "git_commit": _git("rev-parse", "HEAD").strip(),
-        "git_dirty": [line[3:] for line in _git("status", "--porcelain").splitlines() if line],
-        "load_before": _load_average(),
-    }
 
 
 def _terminate(signum: int, frame: Any) -> None:

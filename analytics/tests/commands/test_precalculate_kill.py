@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
-from django.conf import settings
+
+from analytics.tests.scratch import scratch_database_url
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPARE = """
@@ -49,24 +49,8 @@ print("EQUAL", checked)
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
-    default = settings.DATABASES["default"]
-    if default["ENGINE"].endswith("postgresql"):
-        name = f"ideeza_kill_{os.getpid()}"
-        server = {"host": default["HOST"] or "127.0.0.1", "port": default["PORT"] or 5432, "user": default["USER"]}
-        admin = psycopg2.connect(dbname="postgres", password=default["PASSWORD"], **server)
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        try:
-            password = f":{default['PASSWORD']}" if default["PASSWORD"] else ""
-            yield f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
-        finally:
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
-    else:
-        yield f"sqlite:///{tmp_path / 'kill.sqlite3'}"
+    with scratch_database_url(f"ideeza_kill_{os.getpid()}", tmp_path) as url:
+        yield url
 
 
 def manage(url: str, *args: str, **popen: object) -> subprocess.Popen[str]:

@@ -20,11 +20,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
-from django.conf import settings
 
 from analytics.tests.commands.test_precalculate_kill import COMPARE
+from analytics.tests.scratch import scratch_database_url
 
 ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SEED = 20250615
@@ -62,24 +61,8 @@ print("MUTATED", BlogView.objects.count())
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
-    default = settings.DATABASES["default"]
-    if not default["ENGINE"].endswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'kills.sqlite3'}"
-        return
-    name = f"ideeza_faults_kills_{os.getpid()}"
-    server = {"host": default["HOST"] or "127.0.0.1", "port": default["PORT"] or 5432, "user": default["USER"]}
-    admin = psycopg2.connect(dbname="postgres", password=default["PASSWORD"], **server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        password = f":{default['PASSWORD']}" if default["PASSWORD"] else ""
-        yield f"postgres://{server['user']}{password}@{server['host']}:{server['port']}/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database_url(f"ideeza_faults_kills_{os.getpid()}", tmp_path) as url:
+        yield url
 
 
 def _env(url: str, **extra: str) -> dict[str, str]:
