@@ -41,6 +41,16 @@ def api_client() -> APIClient:
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 
+# Every query endpoint of SPEC §5, one URL per object type.
+QUERY_URLS = [
+    "/api/analytics/blog-views/country/",
+    "/api/analytics/blog-views/user/",
+    "/api/analytics/top/blog/",
+    "/api/analytics/top/user/",
+    "/api/analytics/top/country/",
+    "/api/analytics/performance/",
+]
+
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)

@@ -22,16 +22,9 @@ from analytics.api.ingest import MSG_BODY_NOT_EVENTS, MSG_EVENTS_NOT_LIST, MSG_T
 from analytics.api.parsers import MSG_BODY_TOO_LARGE, MSG_LONE_SURROGATE, MSG_TOO_DEEP
 from analytics.models import BlogView
 from analytics.services import ingestion as i
+from analytics.tests.conftest import QUERY_URLS
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
-QUERY_URLS = [
-    "/api/analytics/blog-views/country/",
-    "/api/analytics/blog-views/user/",
-    "/api/analytics/top/blog/",
-    "/api/analytics/top/user/",
-    "/api/analytics/top/country/",
-    "/api/analytics/performance/",
-]
 INGEST = "/api/analytics/views/"
 ALL_URLS = [*QUERY_URLS, INGEST]
 TOP_BLOG = "/api/analytics/top/blog/"
