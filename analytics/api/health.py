@@ -1,4 +1,8 @@
-"""``GET /healthz``: is the database reachable, is the cache reachable (SPEC §7)."""
+"""``GET /healthz``: is the database reachable, is the cache reachable (SPEC §7).
+
+200 ``{"status", "database", "cache"}`` while the database answers; otherwise a 503 in the one error shape of
+SPEC §6, its ``fields`` naming each component's state.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.api.serializers import HealthSerializer
+from analytics.api.serializers import ErrorSerializer, HealthSerializer
+from ideeza.exceptions import RETRY_AFTER_SECONDS, ServiceUnavailable, error_body
 
 logger = logging.getLogger(__name__)
 
 HEALTH_CACHE_KEY = "healthz:probe"
+MSG_DATABASE_DOWN = "The database does not answer; the service cannot answer queries until it does."
 
 
 def database_reachable() -> bool:
@@ -48,17 +54,19 @@ class HealthView(APIView):
     @swagger_auto_schema(
         operation_id="healthz",
         operation_summary="Database and cache reachability",
-        operation_description="200 while the database answers (the cache only speeds things up); 503 when it does not.",
+        operation_description=(
+            "200 while the database answers (`status` is `degraded` when only the cache is down: answers still "
+            "come, slower); 503 in the error shape when it does not, `fields` naming each component's state."
+        ),
         security=[],
-        responses={200: HealthSerializer, 503: HealthSerializer},
+        responses={200: HealthSerializer, 503: ErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         database = database_reachable()
-        cache_ok = cache_reachable()
-        status = "ok" if database and cache_ok else ("degraded" if database else "down")
-        body = {
-            "status": status,
-            "database": "ok" if database else "unreachable",
-            "cache": "ok" if cache_ok else "unreachable",
-        }
-        return Response(body, status=200 if database else 503)
+        cache = "ok" if cache_reachable() else "unreachable"
+        if not database:
+            body = error_body(
+                MSG_DATABASE_DOWN, ServiceUnavailable.default_code, {"database": ["unreachable"], "cache": [cache]}
+            )
+            return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return Response({"status": "ok" if cache == "ok" else "degraded", "database": "ok", "cache": cache})

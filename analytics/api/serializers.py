@@ -29,6 +29,6 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "degraded", "down"])
-    database = serializers.ChoiceField(choices=["ok", "unreachable"])
+    status = serializers.ChoiceField(choices=["ok", "degraded"])
+    database = serializers.ChoiceField(choices=["ok"])
     cache = serializers.ChoiceField(choices=["ok", "unreachable"])

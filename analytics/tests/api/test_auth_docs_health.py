@@ -130,8 +130,12 @@ def test_health_reports_a_dead_database(db, api_client, monkeypatch):
 
     monkeypatch.setattr(health, "database_reachable", lambda: False)
     response = api_client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["database"] == "unreachable"
+    assert (response.status_code, response["Retry-After"]) == (503, "1")
+    assert response.json() == {  # SPEC §6: every non-2xx response has the one shape
+        "message": health.MSG_DATABASE_DOWN,
+        "code": "service_unavailable",
+        "fields": {"database": ["unreachable"], "cache": ["ok"]},
+    }
 
 
 def test_unknown_url_is_a_json_404(db, api_client):

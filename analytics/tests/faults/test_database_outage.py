@@ -141,7 +141,11 @@ def test_postgresql_restart_gives_503s_then_the_service_recovers_by_itself(trans
                 assert (reply.status, reply.json(), reply.headers["Retry-After"]) == (503, UNAVAILABLE, "1")
                 assert reply.seconds < 10
             health = server.request("GET", "/healthz")
-            assert (health.status, health.json()["database"]) == (503, "unreachable")
+            assert (health.status, health.json()["code"], health.json()["fields"]["database"]) == (
+                503,
+                "service_unavailable",
+                ["unreachable"],
+            )
             assert proxy.refused > 0
 
             proxy.restore()
