@@ -36,12 +36,12 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg2
 from psycopg2 import sql
 
+from bench import report as bench_report
 from bench.processes import HOST, REPO_ROOT, free_port, gunicorn_argv
 
 OUT_DIR = REPO_ROOT / "bench" / "out"
 RESULT_JSON = OUT_DIR / "ingest.json"
 BENCHMARKS_MD = REPO_ROOT / "docs" / "benchmarks.md"
-INGEST_START, INGEST_END = "<!-- ingest:start -->", "<!-- ingest:end -->"
 VIEWS_PATH = "/api/analytics/views/"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_bench_ingest"
 INGEST_USERNAME = "bench-ingest"
@@ -355,16 +355,8 @@ def _load(values: list[float]) -> str:
 
 
 def docs_update(section: str) -> None:
-    """Replace what lies between the ingest markers only; create the file (or the markers) when missing."""
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else "# Benchmarks\n"
-    if INGEST_START not in text or INGEST_END not in text:
-        text = text.rstrip("\n") + f"\n\n## Ingestion\n\n{INGEST_START}\n{INGEST_END}\n"
-    head, rest = text.split(INGEST_START, 1)
-    _, tail = rest.split(INGEST_END, 1)
-    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
-    temporary = BENCHMARKS_MD.with_name(f".{BENCHMARKS_MD.name}.{os.getpid()}.tmp")
-    temporary.write_text(f"{head}{INGEST_START}\n{section}\n{INGEST_END}{tail}", encoding="utf-8")
-    os.replace(temporary, BENCHMARKS_MD)
+    """Replace what lies between the ingest markers of docs/benchmarks.md only."""
+    bench_report.section_write(BENCHMARKS_MD, "ingest", "Ingestion", section)
 
 
 def main(argv: list[str] | None = None) -> int:

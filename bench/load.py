@@ -31,7 +31,7 @@ import psycopg2
 import redis
 
 from bench import machine, report
-from bench.processes import HOST, REPO_ROOT, HarnessError, Server, manage, run_child
+from bench.processes import HARNESS_DECIDES, HOST, REPO_ROOT, HarnessError, Server, manage, run_child
 from bench.workload import ENDPOINTS, database_create_if_missing
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_load"
@@ -44,23 +44,9 @@ TARGET_P99_MS = 100.0
 UNCACHED_BODIES = 12_000  # distinct windows per run; more than the uncached class can send in --seconds
 INGEST_BATCHES = 2_000
 INGEST_BATCH_SIZE = 50
-# Settings the script decides for gunicorn; inherited values would silently change what is measured.
-INHERITED_OUT = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DJANGO_SETTINGS_MODULE",
-    "STATSD_HOST",
-    "STATSD_PORT",
-    "PORT",
-    "WEB_CONCURRENCY",
-    "GUNICORN_CMD_ARGS",
-    "LOG_FORMAT",
-    "LOG_LEVEL",
-    "LOG_REQUESTS",
-}
+# Settings the script decides for gunicorn (the harness's, and the request log's); inherited values would silently
+# change what is measured.
+INHERITED_OUT = HARNESS_DECIDES | {"LOG_FORMAT", "LOG_LEVEL", "LOG_REQUESTS"}
 
 
 def default_workers() -> int:

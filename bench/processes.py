@@ -23,6 +23,22 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STOP_GRACE_SECONDS = 40.0  # gunicorn's graceful_timeout is 30 s
+# Settings a harness decides for every child it starts; inherited values would silently change what is measured.
+HARNESS_DECIDES = frozenset(
+    {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DEBUG",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "DJANGO_SETTINGS_MODULE",
+        "STATSD_HOST",
+        "STATSD_PORT",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "GUNICORN_CMD_ARGS",
+    }
+)
 
 
 class HarnessError(RuntimeError):

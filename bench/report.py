@@ -389,16 +389,6 @@ def json_write(path: Path, document: dict[str, Any]) -> None:
     _atomic_write(path, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
-def markdown_section_write(path: Path, section: str) -> None:
-    """Replace what lies between the queries markers only (create the file, or the markers, when missing)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else DOCUMENT_INTRO
-    if QUERIES_START not in text or QUERIES_END not in text:
-        text = text.rstrip("\n") + f"\n\n## Queries\n\n{QUERIES_START}\n{QUERIES_END}\n"
-    head, rest = text.split(QUERIES_START, 1)
-    _, tail = rest.split(QUERIES_END, 1)
-    _atomic_write(path, f"{head}{QUERIES_START}\n{section}\n{QUERIES_END}{tail}")
-
-
 def markdown_table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
     """A Markdown table, ``align`` one ``l`` or ``r`` per column."""
     return _table(header, rows, align)

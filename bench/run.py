@@ -25,7 +25,17 @@ import redis
 
 from bench import report
 from bench.machine import environment, git, load_average
-from bench.processes import REPO_ROOT, ChildRun, Deadline, HarnessError, Reply, Server, manage, run_child
+from bench.processes import (
+    HARNESS_DECIDES,
+    REPO_ROOT,
+    ChildRun,
+    Deadline,
+    HarnessError,
+    Reply,
+    Server,
+    manage,
+    run_child,
+)
 from bench.workload import (
     FILTERED,
     FULL_YEAR,
@@ -44,20 +54,6 @@ SEED = 42
 # parallel, and the warm-up request would warm only one of them (the timed ones could land on a cold one).
 WORKERS = 1
 HEALTHZ_REQUESTS = 21
-# Settings the harness decides for every child; inherited values would silently change what is measured.
-INHERITED_OUT = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DJANGO_SETTINGS_MODULE",
-    "STATSD_HOST",
-    "STATSD_PORT",
-    "PORT",
-    "WEB_CONCURRENCY",
-    "GUNICORN_CMD_ARGS",
-}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -137,7 +133,7 @@ class Run:
         env = {
             key: value
             for key, value in os.environ.items()
-            if not key.startswith("IDEEZA_") and key not in INHERITED_OUT
+            if not key.startswith("IDEEZA_") and key not in HARNESS_DECIDES
         }
         env.update(
             DATABASE_URL=self.options.database_url,
@@ -429,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Nothing written to {options.out}; the partial results are in {run.log_dir}/benchmarks.json.")
         return 1
     report.json_write(options.out, document)
-    report.markdown_section_write(options.markdown, report.queries_markdown(document))
+    report.section_write(options.markdown, "queries", "Queries", report.queries_markdown(document))
     print(f"\nWrote {options.out} and the queries section of {options.markdown} (logs: {run.log_dir}).\n")
     print(report.stdout_summary(document))
     return 1 if document["mismatches"] else 0
