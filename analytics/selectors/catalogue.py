@@ -143,11 +143,6 @@ class CatalogueCache:
                 _, (_, evicted) = self._entries.popitem(last=False)
                 self._bytes -= evicted
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
 
 _cache = CatalogueCache(CACHE_BUDGET_BYTES)
 

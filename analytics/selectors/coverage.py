@@ -158,8 +158,8 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
         for day, *values in days.values_list("date", *columns):
             yield coverage.days[day], *values
     if coverage.periods:
-        # Filter by the starts alone (one IN list, not an OR per block) and drop the few other-granularity rows
-        # that share a start (a month and a week both starting on a Monday the 1st).
+        # Two IN lists (granularities, starts) rather than an OR per block, which Django compiles slowly; then drop
+        # the few rows that match both lists but not as a pair (a week starting on the 1st of a covered month).
         granularities = sorted({granularity for granularity, _ in coverage.periods})
         starts = sorted({start for _, start in coverage.periods})
         periods = keyed(PeriodAnalyticsSummary.objects.filter(granularity__in=granularities, start__in=starts))
