@@ -1,5 +1,5 @@
 """A JSON parser that turns what json.loads cannot safely hand on into 400s: bodies over the size limit, JSON nested
-too deeply to read, and lone surrogate escapes."""
+too deeply to read, integers too long to convert, and lone surrogate escapes."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import codecs
 import io
 import json
 import re
+import sys
 from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
+from rest_framework.utils import json as drf_json
 
 MSG_BODY_TOO_LARGE = "The request body is larger than {limit:,} bytes."
 MSG_TOO_DEEP = "The JSON is nested too deeply to read."
+MSG_NUMBER_TOO_LONG = "A number in the body has more than {digits:,} digits."
 MSG_LONE_SURROGATE = "The JSON holds a lone UTF-16 surrogate escape (such as \\ud800), which is no Unicode text."
 
 # A \uD800-\uDFFF escape in a UTF-8 body: only these can decode to a string that has no UTF-8 form.
@@ -27,12 +30,16 @@ class BoundedJSONParser(JSONParser):
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise ParseError(MSG_BODY_TOO_LARGE.format(limit=limit), code="body_too_large")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = super().parse(io.BytesIO(raw), media_type, parser_context)
+            # As DRF's JSONParser.parse (strict: NaN and Infinity refused), with integers read by _json_int.
+            text = codecs.getreader(encoding)(io.BytesIO(raw)).read()
+            data = drf_json.loads(text, parse_constant=drf_json.strict_constant, parse_int=_json_int)
         except RecursionError:
             # A few hundred kilobytes of "[[[[…" exhaust Python's recursion limit inside json.loads.
             raise ParseError(MSG_TOO_DEEP, code="parse_error") from None
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
         escaped = _SURROGATE_ESCAPE.search(raw) if codecs.lookup(encoding).name == "utf-8" else True
         if escaped and _has_lone_surrogate(data):
             # json.loads accepts "\ud800" alone; the database driver, and the response encoder when it echoes a key
@@ -47,3 +54,12 @@ def _has_lone_surrogate(data: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _json_int(text: str) -> int:
+    """An integer of the body; Python refuses to convert more than ``sys.get_int_max_str_digits()`` digits, with a
+    message about its own settings: say it in the API's words."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(MSG_NUMBER_TOO_LONG.format(digits=sys.get_int_max_str_digits())) from None
