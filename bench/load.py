@@ -28,10 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-import redis
 
 from bench import machine, report
-from bench.processes import HARNESS_DECIDES, HOST, REPO_ROOT, HarnessError, Server, manage, run_child
+from bench.processes import (
+    HARNESS_DECIDES,
+    HOST,
+    REPO_ROOT,
+    HarnessError,
+    Server,
+    cached_answers_clear,
+    manage,
+    run_child,
+)
 from bench.workload import ENDPOINTS, database_create_if_missing
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_load"
@@ -330,7 +338,7 @@ class LoadRun:
         self.document["dataset"].update(_dataset(self.options.database_url))
 
     def server_start(self) -> None:
-        cleared = _cache_clear(self.options.redis_url)
+        cleared = cached_answers_clear(self.options.redis_url)
         self.server = Server(
             "load",
             env=self.env(WEB_CONCURRENCY=str(self.options.workers)),
@@ -521,19 +529,6 @@ def _dataset(database_url: str) -> dict[str, Any]:
         "blog_ids": blog_ids,
         "country_codes": codes,
     }
-
-
-def _cache_clear(redis_url: str) -> int:
-    """Drop the cached answers (django-redis keys ``ideeza:<version>:answer:…``), so warming starts from misses;
-    the fold's lock and anything else in that database stay."""
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        keys = list(client.scan_iter(match="ideeza:*:answer:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        return len(keys)
-    finally:
-        client.close()
 
 
 def _gunicorn_workers(server: Server) -> int:

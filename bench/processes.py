@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 STOP_GRACE_SECONDS = 40.0  # gunicorn's graceful_timeout is 30 s
@@ -230,3 +232,16 @@ class Server:
         if self._sink is not None:
             self._sink.close()
             self._sink = None
+
+
+def cached_answers_clear(redis_url: str) -> int:
+    """Drop the cached answers (django-redis keys ``ideeza:<version>:answer:…``), so warming starts from misses;
+    the fold's lock and anything else in that database stay."""
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match="ideeza:*:answer:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        return len(keys)
+    finally:
+        client.close()

@@ -21,8 +21,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from bench import report
 from bench.machine import environment, git, load_average
 from bench.processes import (
@@ -33,6 +31,7 @@ from bench.processes import (
     HarnessError,
     Reply,
     Server,
+    cached_answers_clear,
     manage,
     run_child,
 )
@@ -74,7 +73,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url",
         default=DEFAULT_REDIS_URL,
-        help=f"Redis for the cached server and the fold lock; its ideeza* keys are cleared ({DEFAULT_REDIS_URL}).",
+        help=f"Redis for the cached server and the fold lock; its cached answers are cleared ({DEFAULT_REDIS_URL}).",
     )
     parser.add_argument("--skip-seed", action="store_true", help="Reuse the already-seeded bench database.")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.json"), help="JSON results path.")
@@ -216,7 +215,7 @@ class Run:
             self.document["dataset"]["last_calendar_year_days_with_data"] = max(covered, 0)
 
     def servers_start(self) -> None:
-        cleared = _cache_clear(self.options.redis_url)
+        cleared = cached_answers_clear(self.options.redis_url)
         self.progress(5, f"starting 3 gunicorn servers ({WORKERS} worker each); cleared {cleared} cached keys")
         configs = {
             "fast": {"IDEEZA_QUERY_ENGINE": "summaries", "IDEEZA_CACHE_TIMEOUT": "0"},
@@ -376,18 +375,6 @@ def _step_record(run: ChildRun, prefix: str) -> dict[str, Any]:
         "line": line.strip(),
         "log": str(run.log),
     }
-
-
-def _cache_clear(redis_url: str) -> int:
-    """Drop the project's keys (prefix ``ideeza``) from the bench Redis database, so the first request misses."""
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        keys = list(client.scan_iter(match="ideeza*", count=1000))
-        if keys:
-            client.delete(*keys)
-        return len(keys)
-    finally:
-        client.close()
 
 
 def _terminate(signum: int, frame: Any) -> None:
