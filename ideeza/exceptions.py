@@ -148,7 +148,12 @@ def server_error(request: HttpRequest) -> JsonResponse:
     """Django's handler500, called while the uncaught exception is being handled (so ``sys.exc_info`` holds it):
     outside DRF (middleware, plain views) a database outage is a 503 too. Django has already logged it."""
     if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE):
-        response = _json_error(503, MSG_UNAVAILABLE, ServiceUnavailable.default_code)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return service_unavailable()
     return _json_error(500, MSG_SERVER_ERROR, "server_error")
+
+
+def service_unavailable(message: str = MSG_UNAVAILABLE, fields: dict[str, list[str]] | None = None) -> JsonResponse:
+    """A 503 ``service_unavailable`` in the one shape, with ``Retry-After``, outside DRF's exception handling."""
+    response = JsonResponse(error_body(message, ServiceUnavailable.default_code, fields), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

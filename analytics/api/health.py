@@ -11,6 +11,7 @@ import uuid
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
+from django.http import HttpResponse
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.serializers import ErrorSerializer, HealthSerializer
-from ideeza.exceptions import RETRY_AFTER_SECONDS, ServiceUnavailable, error_body
+from ideeza.exceptions import service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +62,9 @@ class HealthView(APIView):
         security=[],
         responses={200: HealthSerializer, 503: ErrorSerializer},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         database = database_reachable()
         cache = "ok" if cache_reachable() else "unreachable"
         if not database:
-            body = error_body(
-                MSG_DATABASE_DOWN, ServiceUnavailable.default_code, {"database": ["unreachable"], "cache": [cache]}
-            )
-            return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            return service_unavailable(MSG_DATABASE_DOWN, {"database": ["unreachable"], "cache": [cache]})
         return Response({"status": "ok" if cache == "ok" else "degraded", "database": "ok", "cache": cache})
