@@ -25,6 +25,7 @@ MAX_DB_INT = 2**63 - 1
 TOP_LIMIT_MAX = 100
 TOP_LIMIT_DEFAULT = 10
 BLOG_VIEWS_LIMIT_MAX = 10_000
+OFFSET_MAX = 1_000_000
 YEAR_MIN, YEAR_MAX = 2000, 2100
 DATE_YEAR_MIN, DATE_YEAR_MAX = 1900, 2100
 MAX_PERFORMANCE_PERIODS = 10_000
@@ -63,6 +64,14 @@ class Endpoint(StrEnum):
     BLOG_VIEWS = "blog_views"
     TOP = "top"
     PERFORMANCE = "performance"
+    TOTALS = "totals"
+
+
+class Comparison(StrEnum):
+    """SPEC §8: the window ``previous`` is computed over."""
+
+    PREVIOUS_PERIOD = "previous_period"
+    PREVIOUS_YEAR = "previous_year"
 
 
 class TreeField(StrEnum):
@@ -131,10 +140,15 @@ class ViewFilters:
 
 @dataclass(frozen=True)
 class AnalyticsQuery:
+    """One parsed request. Selectors read the window, filters, ``limit`` and ``compare``; ``offset`` and
+    ``compare_to`` shape the answer around them (analytics/api/answers.py)."""
+
     window: Window = field(default_factory=Window)
     filters: ViewFilters = field(default_factory=ViewFilters)
     limit: int | None = None
     compare: Granularity | None = None
+    offset: int = 0
+    compare_to: Comparison | None = None
 
 
 def tree_names_country(node: Node | None) -> bool:
@@ -160,10 +174,12 @@ _COMMON_KEYS = (
     "filters",
 )
 ALLOWED_KEYS: dict[Endpoint, tuple[str, ...]] = {
-    Endpoint.BLOG_VIEWS: (*_COMMON_KEYS, "limit"),
-    Endpoint.TOP: (*_COMMON_KEYS, "limit"),
-    Endpoint.PERFORMANCE: (*_COMMON_KEYS, "compare"),
+    Endpoint.BLOG_VIEWS: (*_COMMON_KEYS, "limit", "offset", "compare_to"),
+    Endpoint.TOP: (*_COMMON_KEYS, "limit", "offset", "compare_to"),
+    Endpoint.PERFORMANCE: (*_COMMON_KEYS, "compare", "compare_to"),
+    Endpoint.TOTALS: (*_COMMON_KEYS, "compare_to"),
 }
+PAGED = (Endpoint.BLOG_VIEWS, Endpoint.TOP)
 
 
 class _Errors:
@@ -399,9 +415,18 @@ def parse_query(body: Any, *, endpoint: Endpoint, now: datetime) -> AnalyticsQue
     filters = _view_filters(body, errors)
 
     limit: int | None = TOP_LIMIT_DEFAULT if endpoint is Endpoint.TOP else None
-    if "limit" in body and endpoint is not Endpoint.PERFORMANCE:
-        high = TOP_LIMIT_MAX if endpoint is Endpoint.TOP else BLOG_VIEWS_LIMIT_MAX
-        limit = _integer(body["limit"], "limit", errors, 1, high)
+    offset: int | None = 0
+    if endpoint in PAGED:
+        if "limit" in body:
+            high = TOP_LIMIT_MAX if endpoint is Endpoint.TOP else BLOG_VIEWS_LIMIT_MAX
+            limit = _integer(body["limit"], "limit", errors, 1, high)
+        if "offset" in body:
+            offset = _integer(body["offset"], "offset", errors, 0, OFFSET_MAX)
+
+    compare_to: Comparison | None = None
+    if "compare_to" in body:
+        if (choice := _choice(body["compare_to"], "compare_to", errors, tuple(Comparison))) is not None:
+            compare_to = Comparison(choice)
 
     compare: Granularity | None = None
     if "compare" in body and endpoint is Endpoint.PERFORMANCE:
@@ -409,4 +434,6 @@ def parse_query(body: Any, *, endpoint: Endpoint, now: datetime) -> AnalyticsQue
             compare = Granularity(choice)
 
     errors.raise_if_any()
-    return AnalyticsQuery(window=window, filters=filters, limit=limit, compare=compare)
+    return AnalyticsQuery(
+        window=window, filters=filters, limit=limit, compare=compare, offset=offset or 0, compare_to=compare_to
+    )

@@ -1,4 +1,4 @@
-"""The response cache (SPEC §7): answers keyed by the normalised request and the data version.
+"""The response cache (SPEC §7) and the ETag (SPEC §8): answers keyed by the normalised request and the data version.
 
 The key holds the database's name, the resolved window (not ``now()``), every filter in a canonical order, the
 engine, the reporting timezone, today's date and the x metric. The data version is a counter that database triggers bump
@@ -24,8 +24,8 @@ from django.db import connection
 from analytics.models import DataVersion
 
 HIT, MISS, OFF = "HIT", "MISS", "OFF"
-# v2: the value is the rendered JSON body (bytes), no longer the list of rows.
-KEY_PREFIX = "answer:v2:"
+# v3: the value is the rendered body (JSON or CSV bytes) with its X-Total-Count.
+KEY_PREFIX = "answer:v3:"
 
 
 def _canonical(value: Any) -> Any:
@@ -47,17 +47,25 @@ def data_version() -> int:
     return DataVersion.current(DataVersion.ANSWERS) or 0
 
 
-def cache_key(*parts: Any) -> str:
-    text = json.dumps(_canonical(list(parts)), sort_keys=True, separators=(",", ":"))
+def answer_key(*parts: Any) -> str:
+    """The one name of an answer: the request's canonical parts, the database and the data version it reads.
+
+    The database's name too: data versions are counters, so two databases behind one Redis would share keys.
+    """
+    versioned = [connection.settings_dict["NAME"], data_version(), *parts]
+    text = json.dumps(_canonical(versioned), sort_keys=True, separators=(",", ":"))
     return KEY_PREFIX + hashlib.sha256(text.encode()).hexdigest()
 
 
-def cached(parts: tuple[Any, ...], compute: Callable[[], Any]) -> tuple[Any, str]:
-    """``compute()``'s value for these key parts, from the cache when it holds it; and HIT, MISS or OFF."""
+def etag(key: str) -> str:
+    """A strong entity tag naming the data an answer was computed from: any write changes it (SPEC §8)."""
+    return f'"{key.removeprefix(KEY_PREFIX)[:32]}"'
+
+
+def cached(key: str, compute: Callable[[], Any]) -> tuple[Any, str]:
+    """``compute()``'s value under ``key`` (an ``answer_key``), from the cache when it holds it; HIT, MISS or OFF."""
     if settings.CACHE_TIMEOUT <= 0:
         return compute(), OFF
-    # The database's name too: data versions are counters, so two databases behind one Redis would share keys.
-    key = cache_key(connection.settings_dict["NAME"], data_version(), *parts)
     found = cache.get(key)
     if found is not None:
         return found, HIT

@@ -15,11 +15,13 @@ from analytics.filters import (
     MAX_STRING_LENGTH,
     MAX_TREE_DEPTH,
     MAX_TREE_NODES,
+    OFFSET_MAX,
     RANGE_DAYS,
     TOP_LIMIT_DEFAULT,
     TOP_LIMIT_MAX,
     YEAR_MAX,
     YEAR_MIN,
+    Comparison,
     TreeField,
 )
 from analytics.periods import Granularity
@@ -106,6 +108,23 @@ _COMMON = {
     "author_username": _string,
     "blog_id": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1),
     "filters": FILTER_NODE,
+    "compare_to": openapi.Schema(
+        type=openapi.TYPE_STRING,
+        enum=[member.value for member in Comparison],
+        description=(
+            "Adds `previous`: the same request over the window shifted back by its own length (previous_period) "
+            "or by one calendar year (previous_year). Open ends are closed first, as performance closes them."
+        ),
+    ),
+}
+_OFFSET = {
+    "offset": openapi.Schema(
+        type=openapi.TYPE_INTEGER,
+        minimum=0,
+        maximum=OFFSET_MAX,
+        default=0,
+        description="Rows of the ordered answer to skip before `limit`; X-Total-Count counts them all.",
+    )
 }
 
 
@@ -124,15 +143,20 @@ BLOG_VIEWS_BODY = _body(
     {
         "limit": openapi.Schema(
             type=openapi.TYPE_INTEGER, minimum=1, maximum=BLOG_VIEWS_LIMIT_MAX, description="Default: all."
-        )
+        ),
+        **_OFFSET,
     },
-    {"range": "month", "exclude_country_codes": ["xx"]},
+    {"range": "month", "exclude_country_codes": ["xx"], "compare_to": "previous_period"},
 )
 TOP_BODY = _body(
     "TopQuery",
-    {"limit": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1, maximum=TOP_LIMIT_MAX, default=TOP_LIMIT_DEFAULT)},
-    {"year": 2026, "filters": {"in": {"field": "country", "values": ["US", "DE"]}}, "limit": 10},
+    {
+        "limit": openapi.Schema(type=openapi.TYPE_INTEGER, minimum=1, maximum=TOP_LIMIT_MAX, default=TOP_LIMIT_DEFAULT),
+        **_OFFSET,
+    },
+    {"year": 2026, "filters": {"in": {"field": "country", "values": ["US", "DE"]}}, "limit": 10, "offset": 10},
 )
+TOTALS_BODY = _body("TotalsQuery", {}, {"range": "month", "country_codes": ["US"], "compare_to": "previous_period"})
 PERFORMANCE_BODY = _body(
     "PerformanceQuery",
     {
@@ -142,7 +166,7 @@ PERFORMANCE_BODY = _body(
             description="Period length. Default from the window: > 365 days → month, > 30 → week, else day.",
         )
     },
-    {"range": "year", "compare": "month", "author_username": "alice"},
+    {"range": "year", "compare": "month", "author_username": "alice", "compare_to": "previous_year"},
 )
 
 

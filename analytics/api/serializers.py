@@ -13,10 +13,38 @@ class CountRowSerializer(serializers.Serializer):
     z = serializers.IntegerField(help_text="blog-views: views; top/blog: distinct countries; top/user|country: blogs.")
 
 
+class PreviousCountSerializer(serializers.Serializer):
+    y = serializers.IntegerField()
+    z = serializers.IntegerField()
+
+
+class ComparedCountRowSerializer(CountRowSerializer):
+    """Under ``compare_to``: the same group's numbers over the shifted window, null when it had no view there."""
+
+    previous = PreviousCountSerializer(allow_null=True, required=False)
+
+
 class PerformanceRowSerializer(serializers.Serializer):
     x = serializers.CharField(help_text='"YYYY-MM-DD (N blogs)": the period\'s first day and its blog count.')
     y = serializers.IntegerField(help_text="Views in the period (inside the window).")
     z = serializers.FloatField(allow_null=True, help_text="Growth in % vs the previous period; null when it had 0.")
+
+
+class ComparedPerformanceRowSerializer(PerformanceRowSerializer):
+    """Under ``compare_to``: row *i* of the shifted window's answer, null when that answer has fewer rows."""
+
+    previous = PerformanceRowSerializer(allow_null=True, required=False)
+
+
+class TotalsFieldsSerializer(serializers.Serializer):
+    views = serializers.IntegerField(help_text="Matching views.")
+    blogs = serializers.IntegerField(help_text="Distinct blogs among them.")
+    authors = serializers.IntegerField(help_text="Distinct authors of those blogs.")
+    countries = serializers.IntegerField(help_text="Distinct countries among them (views with none left out).")
+
+
+class TotalsSerializer(TotalsFieldsSerializer):
+    previous = TotalsFieldsSerializer(required=False, help_text="Only under compare_to: the shifted window's totals.")
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -1,4 +1,10 @@
-"""The analytics endpoints of SPEC §5: one APIView per operation, each a thin shell around a selector."""
+"""The analytics endpoints of SPEC §5 and §8: one APIView per operation, each a thin shell around a selector.
+
+Every query view takes the same road (``AnalyticsQueryView.respond``): parse the body, name the answer (the
+normalised request, today, the engine and the data version: the cache key and the ETag), answer 304 when the
+client already holds it, else serve it from the response cache or compute it (``analytics.api.answers``) and
+render it as JSON or, for ``Accept: text/csv``, as CSV.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework.exceptions import NotFound, ParseError, UnsupportedMediaType
@@ -18,32 +25,59 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from analytics.api import schemas
-from analytics.api.cache import cached
-from analytics.api.serializers import CountRowSerializer, ErrorSerializer, PerformanceRowSerializer
+from analytics.api import answers, schemas
+from analytics.api.answers import Answer, RowsSelector
+from analytics.api.cache import answer_key, cached, etag
+from analytics.api.renderers import CSVRenderer, render_csv
+from analytics.api.serializers import (
+    ComparedCountRowSerializer,
+    ComparedPerformanceRowSerializer,
+    ErrorSerializer,
+    TotalsSerializer,
+)
 from analytics.filters import AnalyticsQuery, Endpoint, parse_query
 from analytics.periods import local_date
-from analytics.selectors import engine
-from analytics.selectors.rows import Row
+from analytics.selectors import Engine, engine
 from ideeza.exceptions import MSG_UNAVAILABLE
 
 MSG_UNKNOWN_OBJECT_TYPE = "Unknown object type {value!r}; use one of: {choices}."
+MSG_UNKNOWN_TOP_TYPE = "Unknown top type {value!r}; use one of: {choices}."
 MSG_BAD_CONTENT_LENGTH = "The Content-Length header is not a whole number."
 MSG_CONTENT_TYPE = "Send the body as JSON with the header Content-Type: application/json."
 
-# Path type → selector name, looked up on the engine that IDEEZA_QUERY_ENGINE picks.
-BLOG_VIEWS_SELECTORS: dict[str, str] = {"country": "blog_views_by_country", "user": "blog_views_by_author"}
-TOP_SELECTORS: dict[str, str] = {"blog": "top_blogs", "user": "top_authors", "country": "top_countries"}
+# Path type → the engine's selector for it.
+BLOG_VIEWS_SELECTORS: dict[str, Callable[[Engine], RowsSelector]] = {
+    "country": lambda engine: engine.blog_views_by_country,
+    "user": lambda engine: engine.blog_views_by_author,
+}
+TOP_SELECTORS: dict[str, Callable[[Engine], RowsSelector]] = {
+    "blog": lambda engine: engine.top_blogs,
+    "user": lambda engine: engine.top_authors,
+    "country": lambda engine: engine.top_countries,
+}
 
 _ERRORS = {
     400: openapi.Response("Invalid request; `fields` names each offending path.", ErrorSerializer),
     401: openapi.Response("No valid token (IDEEZA_API_OPEN=false), or an invalid one was sent.", ErrorSerializer),
     405: openapi.Response("Method not allowed.", ErrorSerializer),
+    406: openapi.Response("The Accept header names neither application/json nor text/csv.", ErrorSerializer),
     415: openapi.Response("The body is not sent as application/json.", ErrorSerializer),
     429: openapi.Response("Throttled; see Retry-After.", ErrorSerializer),
     503: openapi.Response(MSG_UNAVAILABLE, ErrorSerializer),
 }
-
+_NOT_MODIFIED = {304: openapi.Response("If-None-Match names the current ETag: nothing changed, no body.")}
+_ANSWER_HEADERS = {
+    "ETag": {"type": openapi.TYPE_STRING, "description": "Names the data this answer was computed from."},
+    "X-Cache": {"type": openapi.TYPE_STRING, "description": "HIT, MISS or OFF: whether the response cache answered."},
+}
+_PAGED_HEADERS = {
+    **_ANSWER_HEADERS,
+    "X-Total-Count": {"type": openapi.TYPE_INTEGER, "description": "Rows of the answer before offset and limit."},
+}
+_CSV_NOTE = (
+    " With `Accept: text/csv` the same numbers come as CSV (header `x,y,z`, `previous_x,previous_y,previous_z` "
+    "appended under compare_to). Send `If-None-Match` with the last ETag to get a 304 while nothing changed."
+)
 
 _JSON = JSONRenderer()
 
@@ -59,12 +93,25 @@ def _declared_length(request: Request) -> int:
         raise ParseError(MSG_BAD_CONTENT_LENGTH) from None
 
 
+def _pick(selectors: dict[str, Callable[[Engine], RowsSelector]], value: str, message: str) -> RowsSelector:
+    if value not in selectors:
+        raise NotFound(message.format(value=value, choices=", ".join(selectors)))
+    return selectors[value](engine())
+
+
+def _matches(if_none_match: str, tag: str) -> bool:
+    """RFC 9110 weak comparison of an If-None-Match list (or ``*``) with the current tag."""
+    candidates = [part.strip().removeprefix("W/") for part in if_none_match.split(",")]
+    return "*" in candidates or tag in candidates
+
+
 class AnalyticsQueryView(APIView):
-    """Shared shell: auth per IDEEZA_API_OPEN, JSON body → AnalyticsQuery → rows → {x, y, z} list."""
+    """Shared shell: auth per IDEEZA_API_OPEN, JSON body → AnalyticsQuery → an ``Answer`` → JSON or CSV."""
 
     endpoint: ClassVar[Endpoint]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "analytics-query"
+    renderer_classes = [JSONRenderer, CSVRenderer]
 
     def get_permissions(self) -> list[BasePermission]:
         return [AllowAny() if settings.IDEEZA_API_OPEN else IsAuthenticated()]
@@ -75,21 +122,36 @@ class AnalyticsQueryView(APIView):
             raise UnsupportedMediaType(request.content_type, detail=MSG_CONTENT_TYPE)
         return parse_query(request.data, endpoint=self.endpoint, now=now)
 
-    @staticmethod
-    def answer(parts: tuple[Any, ...], compute: Callable[[], Any]) -> HttpResponse:
-        """Serve from the response cache when it holds this request's answer; say which in X-Cache."""
-        # The cache holds the rendered body, so a hit costs no unpickling of rows and no JSON rendering; the bytes
-        # are exactly what DRF's JSONRenderer writes for the rows.
-        body, status = cached(
-            (settings.IDEEZA_QUERY_ENGINE, settings.TIME_ZONE, *parts), lambda: _JSON.render(compute())
-        )
-        return HttpResponse(body, content_type=_JSON.media_type, headers={"X-Cache": status})
+    def respond(self, request: Request, parts: tuple[Any, ...], compute: Callable[[], Answer]) -> HttpResponse:
+        """The answer these request parts name: 304 when the client holds it, else cached or computed."""
+        as_csv = isinstance(request.accepted_renderer, CSVRenderer)
+        key = answer_key(settings.IDEEZA_QUERY_ENGINE, settings.TIME_ZONE, *parts, "csv" if as_csv else "json")
+        tag = etag(key)
+        if _matches(request.META.get("HTTP_IF_NONE_MATCH", ""), tag):
+            response = HttpResponse(status=304, headers={"ETag": tag})
+        else:
+            # The cache holds the rendered body, so a hit costs no rendering at all.
+            (body, total), status = cached(key, lambda: self.render(compute(), as_csv=as_csv))
+            media_type = f"{CSVRenderer.media_type}; charset=utf-8" if as_csv else _JSON.media_type
+            response = HttpResponse(body, content_type=media_type, headers={"X-Cache": status, "ETag": tag})
+            if total is not None:
+                response["X-Total-Count"] = str(total)
+            if as_csv:
+                response["Content-Disposition"] = 'attachment; filename="answer.csv"'
+        # The answer differs by format and, once scopes are per caller, by credentials.
+        patch_vary_headers(response, ("Accept", "Authorization"))
+        return response
 
     @staticmethod
-    def pick(selectors: dict[str, str], value: str) -> Callable[[AnalyticsQuery], list[Row]]:
-        if value not in selectors:
-            raise NotFound(MSG_UNKNOWN_OBJECT_TYPE.format(value=value, choices=", ".join(selectors)))
-        return getattr(engine(), selectors[value])
+    def render(answer: Answer, *, as_csv: bool) -> tuple[bytes, int | None]:
+        body = render_csv(answer.data, compare=answer.compared) if as_csv else _JSON.render(answer.data)
+        return body, answer.total_count
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # Errors are JSON in the one shape (SPEC §6) whatever the Accept header asked for.
+        if getattr(response, "status_code", 200) >= 400:
+            request.accepted_renderer, request.accepted_media_type = _JSON, _JSON.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class BlogViewsView(AnalyticsQueryView):
@@ -101,21 +163,25 @@ class BlogViewsView(AnalyticsQueryView):
         operation_summary="Views grouped by country or by author",
         operation_description=(
             "One row per country (`country`) or author (`user`) with a matching view: x = code or username, "
-            "y = distinct blogs, z = views; ordered by z desc, then x."
+            "y = distinct blogs, z = views; ordered by z desc, then x." + _CSV_NOTE
         ),
         manual_parameters=[_type_parameter("object_type", BLOG_VIEWS_SELECTORS)],
         request_body=schemas.BLOG_VIEWS_BODY,
         responses={
-            200: CountRowSerializer(many=True),
+            200: openapi.Response("The rows.", ComparedCountRowSerializer(many=True), headers=_PAGED_HEADERS),
+            **_NOT_MODIFIED,
             404: openapi.Response("Unknown type.", ErrorSerializer),
             **_ERRORS,
         },
     )
     def post(self, request: Request, object_type: str) -> HttpResponse:
-        selector = self.pick(BLOG_VIEWS_SELECTORS, object_type)
-        query = self.query(request, timezone.now())
-        return self.answer(
-            ("blog-views", object_type, query), lambda: CountRowSerializer(selector(query), many=True).data
+        select = _pick(BLOG_VIEWS_SELECTORS, object_type, MSG_UNKNOWN_OBJECT_TYPE)
+        now = timezone.now()
+        query = self.query(request, now)
+        return self.respond(
+            request,
+            ("blog-views", object_type, query, local_date(now)),
+            lambda: answers.grouped(select, query, now=now),
         )
 
 
@@ -129,19 +195,24 @@ class TopView(AnalyticsQueryView):
         operation_description=(
             "The top `limit` (default 10) groups by views. blog: x = title, y = views, z = distinct countries "
             "(ties by blog id); user / country: x = username / code, y = views, z = distinct blogs (ties by x)."
+            + _CSV_NOTE
         ),
         manual_parameters=[_type_parameter("top_type", TOP_SELECTORS)],
         request_body=schemas.TOP_BODY,
         responses={
-            200: CountRowSerializer(many=True),
+            200: openapi.Response("The rows.", ComparedCountRowSerializer(many=True), headers=_PAGED_HEADERS),
+            **_NOT_MODIFIED,
             404: openapi.Response("Unknown type.", ErrorSerializer),
             **_ERRORS,
         },
     )
     def post(self, request: Request, top_type: str) -> HttpResponse:
-        selector = self.pick(TOP_SELECTORS, top_type)
-        query = self.query(request, timezone.now())
-        return self.answer(("top", top_type, query), lambda: CountRowSerializer(selector(query), many=True).data)
+        select = _pick(TOP_SELECTORS, top_type, MSG_UNKNOWN_TOP_TYPE)
+        now = timezone.now()
+        query = self.query(request, now)
+        return self.respond(
+            request, ("top", top_type, query, local_date(now)), lambda: answers.grouped(select, query, now=now)
+        )
 
 
 class PerformanceView(AnalyticsQueryView):
@@ -154,18 +225,49 @@ class PerformanceView(AnalyticsQueryView):
         operation_description=(
             "One row per calendar period overlapping the window, zero-filled, chronological: "
             'x = "YYYY-MM-DD (N blogs)", y = views in the period, z = growth % vs the previous period '
-            "(null when that had no views)."
+            "(null when that had no views)." + _CSV_NOTE
         ),
         request_body=schemas.PERFORMANCE_BODY,
-        responses={200: PerformanceRowSerializer(many=True), **_ERRORS},
+        responses={
+            200: openapi.Response("The periods.", ComparedPerformanceRowSerializer(many=True), headers=_ANSWER_HEADERS),
+            **_NOT_MODIFIED,
+            **_ERRORS,
+        },
     )
     def post(self, request: Request) -> HttpResponse:
         now = timezone.now()
         query = self.query(request, now)
         metric = settings.IDEEZA_PERFORMANCE_X_METRIC
-
-        def compute() -> Any:
-            return PerformanceRowSerializer(engine().performance(query, now=now, x_metric=metric), many=True).data
-
+        select = engine().performance
         # An open upper end closes at the end of today: today is part of the key.
-        return self.answer(("performance", query, metric, local_date(now)), compute)
+        return self.respond(
+            request,
+            ("performance", query, metric, local_date(now)),
+            lambda: answers.performance(select, query, now=now, x_metric=metric),
+        )
+
+
+class TotalsView(AnalyticsQueryView):
+    endpoint = Endpoint.TOTALS
+
+    @swagger_auto_schema(
+        auto_schema=schemas.QueryAutoSchema,
+        operation_id="totals",
+        operation_summary="Views, distinct blogs, authors and countries",
+        operation_description=(
+            "One object: matching views and the distinct blogs, authors and countries among them (views with no "
+            "country are left out of `countries`); under compare_to also `previous`, the same four over the shifted "
+            "window. With `Accept: text/csv`: a header of the keys (and `previous_*`) and one row."
+        ),
+        request_body=schemas.TOTALS_BODY,
+        responses={
+            200: openapi.Response("The totals.", TotalsSerializer, headers=_ANSWER_HEADERS),
+            **_NOT_MODIFIED,
+            **_ERRORS,
+        },
+    )
+    def post(self, request: Request) -> HttpResponse:
+        now = timezone.now()
+        query = self.query(request, now)
+        select = engine().totals
+        return self.respond(request, ("totals", query, local_date(now)), lambda: answers.totals(select, query, now=now))

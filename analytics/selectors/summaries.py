@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,11 +37,14 @@ from analytics.selectors.coverage import (
     raw_cells,
     read_cells,
 )
-from analytics.selectors.rows import Row
+from analytics.selectors.framing import performance_frame, performance_rows
+from analytics.selectors.rows import NO_TOTALS, Row, Totals
 from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY
 from analytics.transactions import repeatable_read
 
 logger = logging.getLogger(__name__)
+
+Answer = TypeVar("Answer")
 
 
 # --- answering -----------------------------------------------------------------------------------------------
@@ -218,16 +221,18 @@ def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.nd
 
 def _answer(
     query: AnalyticsQuery,
-    build: Callable[[Catalogue, Coverage], list[Row]],
-    fallback: Callable[[AnalyticsQuery], list[Row]],
-) -> list[Row]:
-    """Resolve the window and the catalogue in one snapshot, then ``build`` from the blocks; raw if unfolded."""
+    build: Callable[[Catalogue, Coverage], Answer],
+    fallback: Callable[[AnalyticsQuery], Answer],
+    empty: Callable[[], Answer] = list,  # type: ignore[assignment]
+) -> Answer:
+    """Resolve the window and the catalogue in one snapshot, then ``build`` from the blocks; raw if unfolded.
+    ``empty()`` is the answer when no view can match."""
     if query.window.is_empty:
-        return []
+        return empty()
     with repeatable_read(read_only=True):
         span = _data_span(query.window)
         if span is None:
-            return []
+            return empty()
         book = catalogue(query.filters)
         coverage = _coverage([span])
         if coverage is None:
@@ -268,7 +273,7 @@ def _country_rows(book: Catalogue, coverage: Coverage, make: Callable[[str, int,
 
 def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
-        rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, blogs, views))
+        rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, blogs, views, code))
         return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
 
     return _answer(query, build, reference.blog_views_by_country)
@@ -276,7 +281,7 @@ def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
 
 def top_countries(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
-        rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, views, blogs))
+        rows = _country_rows(book, coverage, lambda code, views, blogs: Row(code, views, blogs, code))
         return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
 
     return _answer(query, build, reference.top_countries)
@@ -285,7 +290,7 @@ def top_countries(query: AnalyticsQuery) -> list[Row]:
 def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        rows = [Row(book.usernames[a], int(blogs[a]), int(views[a])) for a in np.flatnonzero(views)]
+        rows = [Row(book.usernames[a], int(blogs[a]), int(views[a]), book.usernames[a]) for a in np.flatnonzero(views)]
         return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
 
     return _answer(query, build, reference.blog_views_by_author)
@@ -294,7 +299,7 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
 def top_authors(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        rows = [Row(book.usernames[a], int(views[a]), int(blogs[a])) for a in np.flatnonzero(views)]
+        rows = [Row(book.usernames[a], int(views[a]), int(blogs[a]), book.usernames[a]) for a in np.flatnonzero(views)]
         return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
 
     return _answer(query, build, reference.top_authors)
@@ -306,9 +311,24 @@ def top_blogs(query: AnalyticsQuery) -> list[Row]:
         order = sorted(np.flatnonzero(views), key=lambda b: (-views[b], book.blog_ids[b]))
         if query.limit is not None:
             order = order[: query.limit]
-        return [Row(book.titles[b], int(views[b]), int(countries[b])) for b in order]
+        return [Row(book.titles[b], int(views[b]), int(countries[b]), int(book.blog_ids[b])) for b in order]
 
     return _answer(query, build, reference.top_blogs)
+
+
+def totals(query: AnalyticsQuery) -> Totals:
+    def build(book: Catalogue, coverage: Coverage) -> Totals:
+        per_blog = _per_blog(book, _matched(coverage, book, per_country=False))
+        seen = per_blog > 0
+        country_views, _ = _per_country(book, coverage)
+        return Totals(
+            views=int(per_blog.sum()),
+            blogs=int(seen.sum()),
+            authors=len(np.unique(book.author_index[seen])),
+            countries=int(np.count_nonzero(country_views[1:])),
+        )
+
+    return _answer(query, build, reference.totals, empty=lambda: NO_TOTALS)
 
 
 def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarray, np.ndarray]:
@@ -335,7 +355,7 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
 
 def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
     with repeatable_read(read_only=True):
-        frame = reference.performance_frame(query, now=now)
+        frame = performance_frame(query, now=now)
         if frame is None:
             return []
         spans = [frame.period_range(-1)] + [frame.period_range(index) for index in range(len(frame.starts))]
@@ -353,4 +373,4 @@ def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[
             blog_counts = reference.created_per_period(query, frame)
         else:
             blog_counts = {start: int(blogs[index + 1]) for index, start in enumerate(frame.starts)}
-        return reference.performance_rows(frame, by_start, blog_counts, int(views[0]))
+        return performance_rows(frame, by_start, blog_counts, int(views[0]))

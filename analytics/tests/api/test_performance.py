@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from analytics.periods import Granularity
-from analytics.selectors.reference import default_compare, growth
+from analytics.selectors.framing import default_compare, growth
 from analytics.tests.api.conftest import at
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
