@@ -152,6 +152,13 @@ def server_error(request: HttpRequest) -> JsonResponse:
     return _json_error(500, MSG_SERVER_ERROR, "server_error")
 
 
+def error_response(status_code: int) -> JsonResponse:
+    """The one shape for a status no handler names more precisely (a 500 is ``server_error``)."""
+    if status_code >= 500:
+        return _json_error(status_code, MSG_SERVER_ERROR, "server_error")
+    return _json_error(status_code, MSG_BAD_REQUEST, "bad_request")
+
+
 def service_unavailable(message: str = MSG_UNAVAILABLE, fields: dict[str, list[str]] | None = None) -> JsonResponse:
     """A 503 ``service_unavailable`` in the one shape, with ``Retry-After``, outside DRF's exception handling."""
     response = JsonResponse(error_body(message, ServiceUnavailable.default_code, fields), status=503)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponseBase
 
 from ideeza.logs import current_request_id
@@ -83,3 +84,54 @@ class RequestLogMiddleware:
                 }
             },
         )
+
+
+API_PREFIX = "/api/"
+
+
+class ApiErrorShapeMiddleware:
+    """Under ``/api/``, every error is the one shape (SPEC §6), also with ``DEBUG=true``.
+
+    With DEBUG on, Django answers an unknown URL, an oversized body or a crash with its HTML debug pages instead
+    of the ``handler*`` views. Here, just inside the request log, such a page under ``/api/`` is replaced by the
+    response the handler would have given with DEBUG off. Without DEBUG it never fires: the handlers already answer.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        if not settings.DEBUG or not request.path.startswith(API_PREFIX) or response.status_code < 400:
+            return response
+        if not response.get("Content-Type", "").startswith("text/html"):
+            return response
+        return _shaped_error(request, response.status_code, getattr(request, "_api_exception", None))
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        # Only noted here: Django still logs it and renders its page, which __call__ then replaces.
+        request._api_exception = exception  # type: ignore[attr-defined]
+
+
+def _shaped_error(request: HttpRequest, status: int, exception: Exception | None) -> HttpResponseBase:
+    from ideeza import exceptions
+
+    if status == 404:
+        return exceptions.page_not_found(request)
+    if status == 403:
+        return exceptions.permission_denied(request)
+    if status == 400:
+        too_big = exception if isinstance(exception, RequestDataTooBig) else None
+        if too_big is None and _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            too_big = RequestDataTooBig()
+        return exceptions.bad_request(request, too_big)
+    if isinstance(exception, exceptions.DATABASE_UNAVAILABLE):
+        return exceptions.service_unavailable()
+    return exceptions.error_response(status)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

@@ -101,6 +101,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so the request line times (and logs) everything below, redirects and errors included.
     "ideeza.middleware.RequestLogMiddleware",
+    # Next, so that with DEBUG on an error under /api/ is still the one shape, not Django's HTML debug page.
+    "ideeza.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
