@@ -109,6 +109,23 @@ def summary_rows(queries: list[dict[str, Any]], group: str) -> list[dict[str, An
     return rows
 
 
+def compare_to_rows(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each compare_to body beside the same body without it, on the fast server (bench.workload.COMPARED_TO)."""
+    from bench.workload import COMPARED_TO
+
+    by_key = {(query["endpoint"], query["label"]): query for query in queries}
+    rows = []
+    for query in queries:
+        plain = by_key.get((query["endpoint"], COMPARED_TO.get(query["label"], "")))
+        if plain is not None:
+            without, with_ = plain["fast"]["p50_ms"], query["fast"]["p50_ms"]
+            rows.append(
+                {"endpoint": query["endpoint"], "label": query["label"], "without": without, "with": with_}
+                | {"ratio": ratio(with_, without)}
+            )
+    return rows
+
+
 def below_target(queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Bodies over the last 365 days (with or without filters) whose own p50 ratio is under the target."""
     return [
@@ -285,6 +302,20 @@ def queries_markdown(document: dict[str, Any]) -> str:
         ],
         "llrrrr",
     )
+    lines += ["", "### The cost of compare_to (uncached fast path, p50 ms)", ""]
+    lines += _table(
+        ["endpoint", "body", "without", "with compare_to", "cost"],
+        [
+            [f"`{row['endpoint']}`", row["label"], _ms(row["without"]), _ms(row["with"]), times(row["ratio"])]
+            for row in compare_to_rows(queries)
+        ],
+        "llrrr",
+    )
+    lines += [
+        "",
+        "`cost` is the with/without ratio in the same run: two answers (the window and the shifted one) in one "
+        "snapshot should cost about two requests, never more.",
+    ]
     lines += ["", "### Every body (ms, p50 / p95)", ""]
     lines += _table(
         ["endpoint", "body", "rows", "fast", "reference", "ratio", "cached", "cached 1st", "X-Cache"],

@@ -19,13 +19,20 @@ ENDPOINTS: dict[str, str] = {
     "top/user": "/api/analytics/top/user/",
     "top/country": "/api/analytics/top/country/",
     "performance": "/api/analytics/performance/",
+    "totals": "/api/analytics/totals/",
 }
 # The group the 20x target is judged on: the last 365 days, unfiltered (as `range=year` and as the same
 # dates spelled out). The same window with filters is its own group, reported beside it; a previous calendar year
 # too (the seeded data covers only its last weeks).
 FULL_YEAR = "full-year"
 FILTERED = "full-year + filters"
-GROUPS = (FULL_YEAR, FILTERED, "30-day", "calendar-year")
+# SPEC §8: the same windows with compare_to, so each one's cost reads against its body without (``COMPARED_TO``).
+COMPARED = "compare_to"
+GROUPS = (FULL_YEAR, FILTERED, "30-day", "calendar-year", COMPARED)
+COMPARED_TO = {
+    "range=year, compare_to=previous_period": "range=year",
+    "range=month, compare_to=previous_year": "range=month",
+}
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,10 @@ def probes(picks: Picks, *, today: date) -> list[Probe]:
             FILTERED,
             {"range": "year", "filters": tree},
         ),
+    ]
+    bodies += [
+        ("range=year, compare_to=previous_period", COMPARED, {"range": "year", "compare_to": "previous_period"}),
+        ("range=month, compare_to=previous_year", COMPARED, {"range": "month", "compare_to": "previous_year"}),
     ]
     compares = [
         (f"year, compare={compare}", FULL_YEAR, {"range": "year", "compare": compare})
