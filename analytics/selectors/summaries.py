@@ -316,19 +316,23 @@ def top_blogs(query: AnalyticsQuery) -> list[Row]:
     return _answer(query, build, reference.top_blogs)
 
 
-def totals(query: AnalyticsQuery) -> Totals:
-    def build(book: Catalogue, coverage: Coverage) -> Totals:
-        per_blog = _per_blog(book, _matched(coverage, book, per_country=False))
-        seen = per_blog > 0
-        country_views, _ = _per_country(book, coverage)
-        return Totals(
-            views=int(per_blog.sum()),
-            blogs=int(seen.sum()),
-            authors=len(np.unique(book.author_index[seen])),
-            countries=int(np.count_nonzero(country_views[1:])),
-        )
+def _totals(book: Catalogue, coverage: Coverage) -> Totals:
+    """One read: the country sets when the mask ignores the blog, else the masked per-country cells."""
+    if book.ignores_blog:
+        sets = _country_sets(coverage, book)
+        seen = sets.seen.any(axis=0)
+        views, countries = int(sets.views.sum()), int(np.count_nonzero(sets.views[1:]))
+    else:
+        matched = _matched(coverage, book, per_country=True)
+        seen = _per_blog(book, matched) > 0
+        per_column = np.bincount(matched.column, weights=matched.views, minlength=len(book.codes) + 1)
+        views, countries = int(matched.views.sum()), int(np.count_nonzero(per_column[1:]))
+    authors = len(np.unique(book.author_index[seen]))
+    return Totals(views=views, blogs=int(seen.sum()), authors=authors, countries=countries)
 
-    return _answer(query, build, reference.totals, empty=lambda: NO_TOTALS)
+
+def totals(query: AnalyticsQuery) -> Totals:
+    return _answer(query, _totals, reference.totals, empty=lambda: NO_TOTALS)
 
 
 def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarray, np.ndarray]:

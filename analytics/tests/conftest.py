@@ -50,6 +50,9 @@ QUERY_URLS = [
     "/api/analytics/top/country/",
     "/api/analytics/performance/",
 ]
+# SPEC §8's totals: the same body keys (no limit), one object instead of rows.
+TOTALS_URL = "/api/analytics/totals/"
+ALL_QUERY_URLS = [*QUERY_URLS, TOTALS_URL]
 
 
 def at(text: str) -> datetime:

@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from analytics.services.folding import summaries_fold
-from analytics.tests.conftest import QUERY_URLS, at
+from analytics.tests.conftest import ALL_QUERY_URLS, at
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 
@@ -26,12 +26,12 @@ def token(api_client, username="analyst", password="s3cret-pass") -> str:
     return response.json()["access"]
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 def test_open_api_needs_no_token(db, api_client, url):
     assert api_client.post(url, {}, format="json").status_code == 200
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 @override_settings(IDEEZA_API_OPEN=False)
 def test_closed_api_needs_a_valid_token(account, api_client, url):
     response = api_client.post(url, {}, format="json")
@@ -152,7 +152,7 @@ def _views(count: int) -> None:
         BlogViewFactory(blog=blog, country=countries[index % 3], timestamp=at("2025-06-01T12:00"))
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 @pytest.mark.parametrize(("engine", "folded"), [("reference", False), ("summaries", False), ("summaries", True)])
 def test_query_count_does_not_grow_with_the_data(db, api_client, frozen_now, settings, url, engine, folded):
     """A constant number of SQL statements per request (no N+1), whatever the number of groups.

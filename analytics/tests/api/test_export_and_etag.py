@@ -15,10 +15,10 @@ from analytics.api.renderers import safe_cell
 from analytics.api.views import MSG_UNKNOWN_OBJECT_TYPE, MSG_UNKNOWN_TOP_TYPE
 from analytics.filters import Comparison, Window
 from analytics.selectors.framing import shifted_window
-from analytics.tests.conftest import QUERY_URLS, at
+from analytics.tests.conftest import ALL_QUERY_URLS, QUERY_URLS, TOTALS_URL, at
 from analytics.tests.factories import BlogFactory, BlogViewFactory
 
-TOTALS = "/api/analytics/totals/"
+TOTALS = TOTALS_URL
 PAGED_URLS = [url for url in QUERY_URLS if "performance" not in url]
 # 2025-06-01..12: b1 US×3, DE×1, none×1 (06-10..12), b3 DE×2 (06-01); the 12 days before hold b3's US×1 (05-20).
 WINDOW = {"start_date": "2025-06-01", "end_date": "2025-06-12"}
@@ -63,7 +63,7 @@ def test_performance_previous_is_row_i_of_the_shifted_answer(dataset, post):
     assert all(set(row) == {"x", "y", "z", "previous"} for row in rows)
 
 
-@pytest.mark.parametrize("url", QUERY_URLS + [TOTALS])
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 def test_without_compare_to_no_row_carries_previous(dataset, post, url):
     status, body = post(url, WINDOW)
     assert status == 200
@@ -166,7 +166,7 @@ def test_an_accept_header_nothing_can_answer_is_a_406(dataset, api_client):
 
 
 # --- ETag ----------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url", QUERY_URLS + [TOTALS])
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 def test_if_none_match_is_a_304_until_the_data_changes(dataset, api_client, url):
     first = api_client.post(url, WINDOW, format="json")
     tag = first["ETag"]

@@ -23,7 +23,7 @@ from analytics.api.ingest import MSG_BODY_NOT_EVENTS, MSG_EVENTS_NOT_LIST, MSG_T
 from analytics.api.parsers import MSG_BODY_TOO_LARGE, MSG_LONE_SURROGATE, MSG_NUMBER_TOO_LONG, MSG_TOO_DEEP
 from analytics.models import BlogView
 from analytics.services import ingestion as i
-from analytics.tests.conftest import QUERY_URLS
+from analytics.tests.conftest import ALL_QUERY_URLS, QUERY_URLS, TOTALS_URL
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 INGEST = "/api/analytics/views/"
@@ -114,7 +114,7 @@ def test_json_nested_beyond_reading_is_a_400(client, url, raw):
     assert (body["message"], body["code"]) == (MSG_TOO_DEEP, "parse_error")
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 def test_filter_tree_nested_300_deep_names_the_node_past_the_limit(client, url):
     assert_invalid(send(client, url, nested_and(300)), "filters" + ".and[0]" * f.MAX_TREE_DEPTH, f.MSG_TREE_TOO_DEEP)
 
@@ -122,7 +122,7 @@ def test_filter_tree_nested_300_deep_names_the_node_past_the_limit(client, url):
 TOO_MANY = f.MSG_TOO_MANY_VALUES.format(limit=1000)
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 @pytest.mark.parametrize(
     ("body", "path", "message"),
     [
@@ -153,7 +153,7 @@ def test_hundred_thousand_events_store_nothing(client, body):
 NUL = "a\x00b"
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 @pytest.mark.parametrize(
     ("body", "path", "message"),
     [
@@ -306,7 +306,7 @@ def test_non_finite_and_five_thousand_digit_numbers_are_a_parse_error(client, ur
 
 
 # --- null everywhere --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 def test_null_for_every_key_is_a_400_naming_each_key(client, url):
     keys = f.ALLOWED_KEYS[endpoint_of(url)]
     body = error(send(client, url, dict.fromkeys(keys)), 400)
@@ -336,7 +336,7 @@ def test_null_inside_the_filter_tree_is_a_400(client, filters, path, message):
         assert_invalid(response, path, message)
 
 
-@pytest.mark.parametrize("url", QUERY_URLS)
+@pytest.mark.parametrize("url", ALL_QUERY_URLS)
 def test_null_body_is_a_400(client, url):
     assert error(send(client, url, b"null"), 400)["fields"] == {"": [f.MSG_BODY_NOT_OBJECT]}
 
@@ -397,7 +397,7 @@ def test_null_events_in_a_batch_are_rejected_one_by_one(client):
     ],
 )
 def test_impossible_and_far_out_dates_are_a_400(client, key, value, message):
-    for url in QUERY_URLS:
+    for url in ALL_QUERY_URLS:
         assert_invalid(send(client, url, {key: value}), key, message)
 
 
@@ -556,6 +556,12 @@ def test_an_empty_body_means_no_filters(client, url):
     BlogViewFactory.create()
     response = client.generic("POST", url, b"", content_type="application/json")
     assert response.status_code == 200 and len(response.json()) == 1
+
+
+def test_an_empty_body_means_no_filters_for_totals(client):
+    BlogViewFactory.create()
+    response = client.generic("POST", TOTALS_URL, b"", content_type="application/json")
+    assert response.status_code == 200 and response.json()["views"] == 1
 
 
 def test_an_empty_body_is_an_event_without_a_blog(client):
