@@ -82,6 +82,12 @@ _CSV_NOTE = (
 _JSON = JSONRenderer()
 
 
+def _responses(ok: openapi.Response, *, typed: bool = False) -> dict[int, openapi.Response]:
+    """A query operation's documented answers: ``ok``, 304, the errors, and 404 where the path names a type."""
+    not_found = {404: openapi.Response("Unknown type.", ErrorSerializer)} if typed else {}
+    return {200: ok, **_NOT_MODIFIED, **not_found, **_ERRORS}
+
+
 def _type_parameter(name: str, choices: dict[str, Any]) -> openapi.Parameter:
     return openapi.Parameter(name, openapi.IN_PATH, type=openapi.TYPE_STRING, enum=list(choices), required=True)
 
@@ -167,12 +173,9 @@ class BlogViewsView(AnalyticsQueryView):
         ),
         manual_parameters=[_type_parameter("object_type", BLOG_VIEWS_SELECTORS)],
         request_body=schemas.BLOG_VIEWS_BODY,
-        responses={
-            200: openapi.Response("The rows.", ComparedCountRowSerializer(many=True), headers=_PAGED_HEADERS),
-            **_NOT_MODIFIED,
-            404: openapi.Response("Unknown type.", ErrorSerializer),
-            **_ERRORS,
-        },
+        responses=_responses(
+            openapi.Response("The rows.", ComparedCountRowSerializer(many=True), headers=_PAGED_HEADERS), typed=True
+        ),
     )
     def post(self, request: Request, object_type: str) -> HttpResponse:
         select = _pick(BLOG_VIEWS_SELECTORS, object_type, MSG_UNKNOWN_OBJECT_TYPE)
@@ -199,12 +202,9 @@ class TopView(AnalyticsQueryView):
         ),
         manual_parameters=[_type_parameter("top_type", TOP_SELECTORS)],
         request_body=schemas.TOP_BODY,
-        responses={
-            200: openapi.Response("The rows.", ComparedCountRowSerializer(many=True), headers=_PAGED_HEADERS),
-            **_NOT_MODIFIED,
-            404: openapi.Response("Unknown type.", ErrorSerializer),
-            **_ERRORS,
-        },
+        responses=_responses(
+            openapi.Response("The rows.", ComparedCountRowSerializer(many=True), headers=_PAGED_HEADERS), typed=True
+        ),
     )
     def post(self, request: Request, top_type: str) -> HttpResponse:
         select = _pick(TOP_SELECTORS, top_type, MSG_UNKNOWN_TOP_TYPE)
@@ -228,11 +228,9 @@ class PerformanceView(AnalyticsQueryView):
             "(null when that had no views)." + _CSV_NOTE
         ),
         request_body=schemas.PERFORMANCE_BODY,
-        responses={
-            200: openapi.Response("The periods.", ComparedPerformanceRowSerializer(many=True), headers=_ANSWER_HEADERS),
-            **_NOT_MODIFIED,
-            **_ERRORS,
-        },
+        responses=_responses(
+            openapi.Response("The periods.", ComparedPerformanceRowSerializer(many=True), headers=_ANSWER_HEADERS)
+        ),
     )
     def post(self, request: Request) -> HttpResponse:
         now = timezone.now()
@@ -260,11 +258,7 @@ class TotalsView(AnalyticsQueryView):
             "window. With `Accept: text/csv`: a header of the keys (and `previous_*`) and one row."
         ),
         request_body=schemas.TOTALS_BODY,
-        responses={
-            200: openapi.Response("The totals.", TotalsSerializer, headers=_ANSWER_HEADERS),
-            **_NOT_MODIFIED,
-            **_ERRORS,
-        },
+        responses=_responses(openapi.Response("The totals.", TotalsSerializer, headers=_ANSWER_HEADERS)),
     )
     def post(self, request: Request) -> HttpResponse:
         now = timezone.now()
