@@ -5,6 +5,7 @@ Every variable is documented in README.md ("Environment variables").
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import zoneinfo
@@ -198,6 +199,14 @@ STATIC_URL = "static/"
 # WhiteNoise serves the Swagger UI / ReDoc assets bundled with drf-yasg straight from the installed apps:
 # no collectstatic step, no CDN.
 WHITENOISE_USE_FINDERS = True
+# uPlot (the dashboard's chart library) is served from the installed uplot-python package, not copied into the repo.
+# find_spec, not import: importing uplot would import IPython.
+_uplot_spec = importlib.util.find_spec("uplot")
+STATICFILES_DIRS = (
+    [("vendor/uplot", str(Path(next(iter(_uplot_spec.submodule_search_locations))) / "static"))]
+    if _uplot_spec and _uplot_spec.submodule_search_locations
+    else []
+)
 WHITENOISE_AUTOREFRESH = DEBUG
 SWAGGER_USE_COMPAT_RENDERERS = False
 

@@ -25,6 +25,7 @@ schema_view = get_schema_view(API_INFO, public=True, permission_classes=[AllowAn
 urlpatterns = [
     path("", RedirectView.as_view(url="/swagger/", permanent=False)),
     path("api/analytics/", include("analytics.api.urls")),
+    path("dashboard/", include("analytics.web.urls")),
     path("api/token/", TokenObtainView.as_view(), name="token_obtain_pair"),
     path("api/token/refresh/", TokenRefreshAccessView.as_view(), name="token_refresh"),
     path("healthz", HealthView.as_view(), name="healthz"),

@@ -1,0 +1,209 @@
+// The dashboard (SPEC §11): reads its state from the URL, asks the query API for every number, draws them.
+(function () {
+  "use strict";
+  const body = document.body;
+  const API = body.dataset.api;
+  const FIELDS = ["range", "start_date", "end_date", "compare", "compare_to", "country_codes", "author_username", "blog_id", "title"];
+  const form = document.getElementById("controls");
+  const errorBox = document.getElementById("error");
+  let chart = null;
+
+  function token() { return sessionStorage.getItem("ideeza.access"); }
+
+  function stateFromUrl() {
+    const params = new URLSearchParams(location.search);
+    const state = {};
+    FIELDS.forEach((f) => { if (params.get(f)) state[f] = params.get(f); });
+    return state;
+  }
+
+  // The API request body for a state: exactly what the tests send to check the numbers.
+  function requestBody(state) {
+    const b = {};
+    ["range", "start_date", "end_date", "author_username", "compare_to"].forEach((f) => { if (state[f]) b[f] = state[f]; });
+    if (state.country_codes) b.country_codes = state.country_codes.split(",").map((s) => s.trim()).filter(Boolean);
+    if (state.blog_id) b.blog_id = /^\d+$/.test(state.blog_id) ? Number(state.blog_id) : state.blog_id;
+    if (state.title) b.filters = { contains: { field: "blog_title", value: state.title } };
+    return b;
+  }
+
+  async function api(path, reqBody, accept) {
+    const headers = { "Content-Type": "application/json", Accept: accept || "application/json" };
+    if (token()) headers.Authorization = "Bearer " + token();
+    let res = await fetch(API + path + "/", { method: "POST", headers: headers, body: JSON.stringify(reqBody) });
+    if (res.status === 401 && (await refresh())) {
+      headers.Authorization = "Bearer " + token();
+      res = await fetch(API + path + "/", { method: "POST", headers: headers, body: JSON.stringify(reqBody) });
+    }
+    if (res.status === 401) { showSignIn(); throw new Error("Please sign in."); }
+    if (!res.ok) {
+      let message = "Request failed (" + res.status + ")";
+      try { message = (await res.json()).message || message; } catch (e) { /* not JSON */ }
+      throw new Error(message);
+    }
+    return accept === "text/csv" ? res.blob() : res.json();
+  }
+
+  async function refresh() {
+    const r = sessionStorage.getItem("ideeza.refresh");
+    if (!r) return false;
+    const res = await fetch(body.dataset.refreshUrl, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh: r }) });
+    if (!res.ok) { sessionStorage.removeItem("ideeza.access"); sessionStorage.removeItem("ideeza.refresh"); return false; }
+    sessionStorage.setItem("ideeza.access", (await res.json()).access);
+    return true;
+  }
+
+  function showSignIn() {
+    document.getElementById("signin").hidden = false;
+    document.getElementById("main").hidden = true;
+    document.getElementById("signout").hidden = true;
+  }
+
+  function fmt(n) { return n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US"); }
+
+  function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+
+  function filterLink(label, field, value) {
+    const a = el("a", label);
+    const params = new URLSearchParams(location.search); params.set(field, value);
+    a.href = "?" + params.toString();
+    a.dataset.filter = field;
+    return a;
+  }
+
+  function renderTotals(t) {
+    ["views", "blogs", "authors", "countries"].forEach((k) => {
+      document.querySelector('[data-total="' + k + '"]').textContent = fmt(t[k]);
+      const d = document.querySelector('[data-delta="' + k + '"]');
+      d.className = "delta";
+      if (t.previous) {
+        const prev = t.previous[k];
+        const change = prev ? Math.round(((t[k] - prev) / prev) * 1000) / 10 : null;
+        d.textContent = (change === null ? "—" : (change > 0 ? "+" : "") + change + "%") + " vs " + fmt(prev);
+        if (change > 0) d.classList.add("up"); else if (change < 0) d.classList.add("down");
+      } else d.textContent = "\u00a0";
+    });
+  }
+
+  function renderTable(path, rows, linkField) {
+    const tbody = document.querySelector('[data-table="' + path + '"] tbody');
+    tbody.replaceChildren();
+    if (!rows.length) { const tr = el("tr"); const td = el("td", "No views in this window.", "empty"); td.colSpan = 3; tr.append(td); tbody.append(tr); return; }
+    rows.forEach((r) => {
+      const tr = el("tr");
+      const first = el("td");
+      first.append(linkField ? filterLink(r.x, linkField, linkField === "country_codes" ? r.x : r.x) : document.createTextNode(r.x));
+      tr.append(first, el("td", fmt(r.y), "r"), el("td", fmt(r.z), "r"));
+      tbody.append(tr);
+    });
+  }
+
+  function renderBars(rows) {
+    const ul = document.querySelector('[data-table="blog-views/country"] .bars');
+    ul.replaceChildren();
+    if (!rows.length) { ul.append(el("li", "No views in this window.", "empty")); return; }
+    const max = Math.max.apply(null, rows.map((r) => r.z));
+    rows.forEach((r) => {
+      const li = el("li");
+      const bar = el("div", undefined, "bar");
+      bar.style.width = (100 * r.z / max) + "%";  // CSSOM, allowed by style-src 'self'
+      bar.setAttribute("role", "img"); bar.setAttribute("aria-label", r.x + ": " + r.z + " views");
+      li.append(filterLink(r.x, "country_codes", r.x), bar, el("span", fmt(r.z), "n"));
+      ul.append(li);
+    });
+  }
+
+  function renderChart(rows) {
+    const box = document.getElementById("chart");
+    box.classList.remove("skeleton");
+    if (chart) { chart.destroy(); chart = null; }
+    box.replaceChildren();
+    document.getElementById("chart-empty").hidden = rows.length > 0;
+    if (!rows.length) return;
+    const xs = rows.map((r) => Date.parse(r.x.slice(0, 10) + "T00:00:00Z") / 1000);
+    const series = [{}, { label: "Views", stroke: "#3d5afe", width: 2, fill: "rgba(61,90,254,0.08)" }];
+    const data = [xs, rows.map((r) => r.y)];
+    if (rows.some((r) => "previous" in r)) {
+      series.push({ label: "Comparison", stroke: "#ff8f00", width: 2, dash: [6, 4] });
+      data.push(rows.map((r) => (r.previous ? r.previous.y : null)));
+    }
+    chart = new uPlot({ width: box.clientWidth || 600, height: box.clientHeight || 300, series: series, scales: { x: { time: true } } }, data, box);
+    box.dataset.points = String(rows.length);
+  }
+
+  function ready() {
+    if (!window.__dashboardReady) window.__dashboardReady = performance.now();
+    body.dataset.ready = "true";
+  }
+
+  async function load() {
+    const state = stateFromUrl();
+    FIELDS.forEach((f) => { form.elements[f].value = state[f] || ""; });
+    const b = requestBody(state);
+    const perf = Object.assign({}, b); if (state.compare) perf.compare = state.compare;
+    errorBox.hidden = true;
+    body.dataset.ready = "false";
+    try {
+      const [totals, performanceRows, topBlogs, topUsers, topCountries, byCountry] = await Promise.all([
+        api("totals", b), api("performance", perf), api("top/blog", b), api("top/user", b), api("top/country", b), api("blog-views/country", b),
+      ]);
+      renderTotals(totals);
+      renderChart(performanceRows);
+      renderTable("top/blog", topBlogs, null);
+      renderTable("top/user", topUsers, "author_username");
+      renderTable("top/country", topCountries, "country_codes");
+      renderBars(byCountry);
+      ready();
+    } catch (e) {
+      errorBox.textContent = e.message;
+      errorBox.hidden = false;
+      body.dataset.ready = "error";
+    }
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const params = new URLSearchParams();
+    FIELDS.forEach((f) => { const v = form.elements[f].value.trim(); if (v) params.set(f, v); });
+    history.pushState(null, "", "?" + params.toString());
+    load();
+  });
+  document.getElementById("reset").addEventListener("click", () => { history.pushState(null, "", location.pathname); load(); });
+  document.addEventListener("click", (ev) => {
+    const a = ev.target.closest("a[data-filter]");
+    if (!a) return;
+    ev.preventDefault();
+    history.pushState(null, "", a.getAttribute("href"));
+    load();
+  });
+  window.addEventListener("popstate", load);
+
+  document.querySelectorAll("button[data-csv]").forEach((btn) => btn.addEventListener("click", async () => {
+    try {
+      const blob = await api(btn.dataset.csv, requestBody(stateFromUrl()), "text/csv");
+      const a = el("a"); a.href = URL.createObjectURL(blob); a.download = btn.dataset.csv.replace("/", "-") + ".csv";
+      document.body.append(a); a.click(); a.remove();
+    } catch (e) { errorBox.textContent = e.message; errorBox.hidden = false; }
+  }));
+
+  document.getElementById("signin-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const res = await fetch(body.dataset.tokenUrl, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: f.elements.username.value, password: f.elements.password.value }) });
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) { document.getElementById("signin-error").textContent = data.message || "Sign-in failed."; return; }
+    sessionStorage.setItem("ideeza.access", data.access);
+    sessionStorage.setItem("ideeza.refresh", data.refresh);
+    document.getElementById("signin").hidden = true;
+    document.getElementById("main").hidden = false;
+    document.getElementById("signout").hidden = false;
+    load();
+  });
+  document.getElementById("signout").addEventListener("click", () => {
+    sessionStorage.removeItem("ideeza.access"); sessionStorage.removeItem("ideeza.refresh"); showSignIn();
+  });
+
+  if (body.dataset.apiOpen === "false" && !token()) showSignIn();
+  else { if (token()) document.getElementById("signout").hidden = false; load(); }
+})();
