@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 LOAD_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run migrate seed fold test test-pg lint format bench load clean
+.PHONY: help install install-dev run migrate seed fold test test-pg lint format bench load screenshots clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,7 @@ seed: migrate  ## Load the deterministic demo data set unless the database alrea
 
 run: seed  ## Start the service with demo data on http://$(HOST):$(PORT)/ (SQLite + local-memory cache)
 	@echo ""
+	@echo "  Dashboard:   http://$(HOST):$(PORT)/dashboard/"
 	@echo "  Swagger UI:  http://$(HOST):$(PORT)/swagger/"
 	@echo "  ReDoc:       http://$(HOST):$(PORT)/redoc/"
 	@echo "  Health:      http://$(HOST):$(PORT)/healthz"
@@ -71,6 +72,9 @@ load: install-dev  ## Load test with wrk: gunicorn + PostgreSQL + Redis on 127.0
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \
 		{ echo "wrk is missing: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python -m bench.load $(LOAD_ARGS)
+
+screenshots: install-dev  ## Photograph the dashboard on the demo data: docs/dashboard-desktop.png, docs/dashboard-phone.png
+	$(BIN)/python -m analytics.web.screenshots
 
 clean:  ## Remove the virtualenv, caches and the SQLite demo database
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis db.sqlite3

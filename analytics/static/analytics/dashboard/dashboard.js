@@ -127,7 +127,7 @@
       series.push({ label: "Comparison", stroke: "#ff8f00", width: 2, dash: [6, 4] });
       data.push(rows.map((r) => (r.previous ? r.previous.y : null)));
     }
-    chart = new uPlot({ width: box.clientWidth || 600, height: box.clientHeight || 300, series: series, scales: { x: { time: true } } }, data, box);
+    chart = new uPlot({ width: box.clientWidth || 600, height: (box.clientHeight || 320) - 50, series: series, scales: { x: { time: true } } }, data, box);
     box.dataset.points = String(rows.length);
   }
 
