@@ -35,7 +35,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "DEBUG": "true", "DATABASE_URL": f"sqlite:///{scratch}/demo.sqlite3", "LOG_REQUESTS": "false"}
+        env = {
+            **os.environ,
+            "DEBUG": "true",
+            "DATABASE_URL": f"sqlite:///{scratch}/demo.sqlite3",
+            "LOG_REQUESTS": "false",
+        }
         env.pop("REDIS_URL", None)
         manage = [sys.executable, str(ROOT / "manage.py")]
         for command in (["migrate", "--noinput"], ["seed_data", "--if-empty"], ["precalculate_stats"]):

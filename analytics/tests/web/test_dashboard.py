@@ -109,7 +109,9 @@ def assert_page_matches_api(page, live_server, body: dict[str, Any]) -> None:
     totals = api(live_server, "totals", body)
     assert numbers["totals"] == {k: totals[k] for k in ("views", "blogs", "authors", "countries")}
     for path in ("top/blog", "top/user", "top/country"):
-        assert numbers["tables"][path] == [{"x": r["x"], "y": r["y"], "z": r["z"]} for r in api(live_server, path, body)]
+        assert numbers["tables"][path] == [
+            {"x": r["x"], "y": r["y"], "z": r["z"]} for r in api(live_server, path, body)
+        ]
     assert numbers["bars"] == [{"x": r["x"], "z": r["z"]} for r in api(live_server, "blog-views/country", body)]
     assert numbers["points"] == len(api(live_server, "performance", body))
 
@@ -146,7 +148,9 @@ def test_a_bad_date_range_shows_the_api_message(page, live_server, seeded):
     page.goto(f"{live_server.url}/dashboard/?start_date=2025-02-01&end_date=2025-01-01")
     wait_ready(page)
     response = requests.post(
-        f"{live_server.url}/api/analytics/totals/", json={"start_date": "2025-02-01", "end_date": "2025-01-01"}, timeout=10
+        f"{live_server.url}/api/analytics/totals/",
+        json={"start_date": "2025-02-01", "end_date": "2025-01-01"},
+        timeout=10,
     )
     assert response.status_code == 400
     assert page.text_content("#error") == response.json()["message"]
