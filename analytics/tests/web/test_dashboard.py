@@ -172,3 +172,20 @@ def test_sign_in_when_the_api_is_closed(page, live_server, seeded, settings):
     page.click("#signout")
     assert page.is_visible("#signin")
     assert [p for p in page.problems if "401" not in p] == []
+
+
+def test_csv_download_is_the_api_csv(page, live_server, seeded):
+    page.goto(f"{live_server.url}/dashboard/?range=month&compare_to=previous_period")
+    wait_ready(page)
+    with page.expect_download() as download_info:
+        page.click('button[data-csv="top/user"]')
+    download = download_info.value
+    assert download.suggested_filename == "top-user.csv"
+    expected = requests.post(
+        f"{live_server.url}/api/analytics/top/user/",
+        json={"range": "month", "compare_to": "previous_period"},
+        headers={"Accept": "text/csv"},
+        timeout=10,
+    )
+    assert Path(download.path()).read_bytes() == expected.content
+    assert page.problems == []
