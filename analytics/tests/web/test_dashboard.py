@@ -139,6 +139,15 @@ def test_numbers_filters_links_and_reload_match_the_api(page, live_server, seede
     assert page.input_value("input[name=country_codes]") == "US"
     assert_page_matches_api(page, live_server, body)
 
+    page.click('[data-table="top/user"] a:text-is("alice")')
+    wait_ready(page)
+    assert_page_matches_api(page, live_server, {**body, "author_username": "alice"})
+
+    page.click('[data-table="top/blog"] a:text-is("Django tips")')
+    wait_ready(page)
+    title = {"contains": {"field": "blog_title", "value": "Django tips"}}
+    assert_page_matches_api(page, live_server, {**body, "author_username": "alice", "filters": title})
+
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
     assert page.problems == []

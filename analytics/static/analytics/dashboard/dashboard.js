@@ -92,7 +92,7 @@
     rows.forEach((r) => {
       const tr = el("tr");
       const first = el("td");
-      first.append(linkField ? filterLink(r.x, linkField, linkField === "country_codes" ? r.x : r.x) : document.createTextNode(r.x));
+      first.append(filterLink(r.x, linkField, r.x));
       tr.append(first, el("td", fmt(r.y), "r"), el("td", fmt(r.z), "r"));
       tbody.append(tr);
     });
@@ -149,7 +149,8 @@
       ]);
       renderTotals(totals);
       renderChart(performanceRows);
-      renderTable("top/blog", topBlogs, null);
+      // top/blog rows carry a title, not an id (titles may repeat): a blog link filters by "title contains".
+      renderTable("top/blog", topBlogs, "title");
       renderTable("top/user", topUsers, "author_username");
       renderTable("top/country", topCountries, "country_codes");
       renderBars(byCountry);
