@@ -7,6 +7,7 @@
   const form = document.getElementById("controls");
   const errorBox = document.getElementById("error");
   let chart = null;
+  let loads = 0;  // the latest load wins: an older answer arriving late must not overwrite a newer one
 
   function token() { return sessionStorage.getItem("ideeza.access"); }
 
@@ -143,10 +144,12 @@
     const perf = Object.assign({}, b); if (state.compare) perf.compare = state.compare;
     errorBox.hidden = true;
     body.dataset.ready = "false";
+    const seq = ++loads;
     try {
       const [totals, performanceRows, topBlogs, topUsers, topCountries, byCountry] = await Promise.all([
         api("totals", b), api("performance", perf), api("top/blog", b), api("top/user", b), api("top/country", b), api("blog-views/country", b),
       ]);
+      if (seq !== loads) return;
       renderTotals(totals);
       renderChart(performanceRows);
       // top/blog rows carry a title, not an id (titles may repeat): a blog link filters by "title contains".
@@ -155,7 +158,10 @@
       renderTable("top/country", topCountries, "country_codes");
       renderBars(byCountry);
       ready();
+      body.dataset.loaded = String(seq);
     } catch (e) {
+      if (seq !== loads) return;
+      body.dataset.loaded = String(seq);
       errorBox.textContent = e.message;
       errorBox.hidden = false;
       body.dataset.ready = "error";
