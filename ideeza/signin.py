@@ -16,19 +16,23 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.exceptions import Throttled
+from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
 KEY_PREFIX = "signin:v1:"
 MSG_LOCKED_OUT = "Too many failed sign-ins for this username or from this address; try again in {wait} seconds."
 
 
-class SignInLocked(Throttled):
+class SignInLocked(APIException):
+    """A 429 ``throttled`` with ``Retry-After`` (the one handler sends ``wait`` as that header)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "throttled"
 
     def __init__(self, wait: float) -> None:
-        seconds = max(1, math.ceil(wait))
-        super().__init__(wait=seconds, detail=MSG_LOCKED_OUT.format(wait=seconds))
+        self.wait = max(1, math.ceil(wait))
+        super().__init__(detail=MSG_LOCKED_OUT.format(wait=self.wait))
 
 
 def client_address(request: Request) -> str:
