@@ -19,7 +19,7 @@ if admin.site.is_registered(APIKey):
 
 @admin.register(ScopedAPIKey)
 class ScopedAPIKeyAdmin(APIKeyModelAdmin):
-    list_display = [*APIKeyModelAdmin.list_display, "author", "can_ingest", "last_used_at"]
+    list_display = (*APIKeyModelAdmin.list_display, "author", "can_ingest", "last_used_at")  # type: ignore[assignment]
     list_select_related = ["author"]
     raw_id_fields = ["author"]
 

@@ -73,7 +73,7 @@ def caller_scope(user: Any, auth: Any) -> Scope:
 
 def key_scope(key: ScopedAPIKey) -> Scope:
     """An API key's scope: its author's blogs (by the author's current username), or all when it has none."""
-    return ALL if key.author_id is None else Scope(author=key.author.get_username())
+    return ALL if key.author is None else Scope(author=key.author.get_username())
 
 
 def ingest_scope(auth: Any) -> Scope:

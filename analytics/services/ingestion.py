@@ -276,7 +276,9 @@ def _resolve(drafts: list[_Draft], author_username: str | None) -> None:
     blog_ids = {draft.blog_id for draft in drafts if draft.blog_id is not None}
     viewer_ids = {draft.viewer_id for draft in drafts if draft.viewer_id is not None}
     codes = {draft.country_code for draft in drafts if draft.country_code is not None}
-    known_blogs = _existing_blog_ids(blog_ids, author_username)
+    known_blogs = _existing_blog_ids(blog_ids)
+    if author_username is not None:
+        known_blogs = _author_blog_ids(known_blogs, author_username)
     known_viewers = _existing_user_ids(viewer_ids)
     country_ids = _country_ids(code for code in codes if len(code) <= MAX_COUNTRY_CODE_LENGTH)
     # A scoped caller is not told whether another author's blog exists: unknown and foreign read the same.
@@ -292,13 +294,14 @@ def _resolve(drafts: list[_Draft], author_username: str | None) -> None:
                 draft.fail("country_code", MSG_UNKNOWN_COUNTRY)
 
 
-def _existing_blog_ids(ids: set[int], author_username: str | None) -> set[int]:
-    if not ids:
-        return set()
-    blogs = Blog.objects.filter(pk__in=ids)
-    if author_username is not None:
-        blogs = blogs.filter(author__username=author_username)
-    return set(blogs.values_list("pk", flat=True))
+def _existing_blog_ids(ids: set[int]) -> set[int]:
+    return set(Blog.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+
+
+def _author_blog_ids(ids: set[int], author_username: str) -> set[int]:
+    """Those of ``ids`` that are blogs of ``author_username`` now (a blog handed over moves with its author)."""
+    blogs = Blog.objects.filter(pk__in=ids, author__username=author_username)
+    return set(blogs.values_list("pk", flat=True)) if ids else set()
 
 
 def _existing_user_ids(ids: set[int]) -> set[int]:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from analytics.filters import BoolNode, Endpoint, parse_query
+from analytics.filters import AnalyticsQuery, BoolNode, Endpoint, parse_query
 from analytics.scopes import ALL, Scope, author_leaf, caller_scope, scope_query
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 
 
-def parsed(body: dict) -> object:
+def parsed(body: dict) -> AnalyticsQuery:
     return parse_query(body, endpoint=Endpoint.TOP, now=NOW)
 
 
@@ -45,7 +46,9 @@ def test_a_scoped_query_is_the_request_with_the_author_leaf_anded(body):
     expected = parsed(anded)
     if "filters" in body and "and" in body["filters"]:
         # A top-level "and" takes the leaf in rather than nesting: the same predicate, one level shallower.
-        assert scoped.filters.tree == BoolNode("and", (author_leaf("alice"), *parsed(body).filters.tree.children))
+        tree = parsed(body).filters.tree
+        assert isinstance(tree, BoolNode)
+        assert scoped.filters.tree == BoolNode("and", (author_leaf("alice"), *tree.children))
     else:
         assert scoped == expected and hash(scoped) == hash(expected)
 
@@ -72,8 +75,8 @@ def test_equal_requests_give_equal_scoped_queries_and_other_authors_differ():
     assert a != scope_query(parsed({"range": "week"}), Scope(author="bob"))
 
 
-def _user(**attributes: object) -> SimpleNamespace:
-    perms = attributes.pop("perms", ())
+def _user(**attributes: Any) -> SimpleNamespace:
+    perms: tuple[str, ...] = attributes.pop("perms", ())
     fields = {"is_authenticated": True, "is_staff": False, "username": "alice"} | attributes
     return SimpleNamespace(**fields, has_perm=lambda perm: perm in perms, get_username=lambda: fields["username"])
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -21,7 +22,7 @@ def alice(db) -> User:
     return User.objects.create_user(username="alice", password=PASSWORD)
 
 
-def sign_in(client: APIClient, username: str, password: str, address: str = "198.51.100.7", **extra: str):  # type: ignore[no-untyped-def]
+def sign_in(client: APIClient, username: str, password: str, address: str = "198.51.100.7", **extra: Any):  # type: ignore[no-untyped-def]
     return client.post(
         TOKEN_URL, {"username": username, "password": password}, format="json", REMOTE_ADDR=address, **extra
     )

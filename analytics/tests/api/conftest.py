@@ -52,16 +52,16 @@ def client_for(user: User | None) -> APIClient:
 
 @pytest.fixture
 def authors(db, frozen_now) -> Authors:
-    alice, bob, nemo = (UserFactory(username=name) for name in ("alice", "bob", "nemo"))
-    root = UserFactory(username="root", is_staff=True)
-    vera = UserFactory(username="vera")
+    alice, bob, nemo = (UserFactory.create(username=name) for name in ("alice", "bob", "nemo"))
+    root = UserFactory.create(username="root", is_staff=True)
+    vera = UserFactory.create(username="vera")
     vera.user_permissions.add(
         Permission.objects.get(codename="view_all_analytics", content_type__app_label="analytics")
     )
     us, de, fr, gb = (CountryFactory(code=code) for code in ("US", "DE", "FR", "GB"))
-    alice_django = BlogFactory(title="Alice on Django", author=alice, created_at=at("2025-05-01T00:00"))
-    alice_redis = BlogFactory(title="Alice and Redis", author=alice, created_at=at("2025-06-01T00:00"))
-    bob_secret = BlogFactory(title="Bob's secret plans", author=bob, created_at=at("2025-05-20T00:00"))
+    alice_django = BlogFactory.create(title="Alice on Django", author=alice, created_at=at("2025-05-01T00:00"))
+    alice_redis = BlogFactory.create(title="Alice and Redis", author=alice, created_at=at("2025-06-01T00:00"))
+    bob_secret = BlogFactory.create(title="Bob's secret plans", author=bob, created_at=at("2025-05-20T00:00"))
     for blog, country, when, count in (
         (alice_django, us, "2025-06-10T10:00", 3),
         (alice_django, de, "2025-06-11T09:00", 1),

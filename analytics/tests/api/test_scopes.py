@@ -58,8 +58,8 @@ def _body(body: dict[str, Any], authors: Authors, url: str) -> dict[str, Any]:
     return resolved
 
 
-def _answer(client: APIClient, url: str, body: dict[str, Any], *, csv: bool = False, **headers: str):  # type: ignore[no-untyped-def]
-    accept = {"HTTP_ACCEPT": "text/csv"} if csv else {}
+def _answer(client: APIClient, url: str, body: dict[str, Any], *, csv: bool = False, **headers: Any):  # type: ignore[no-untyped-def]
+    accept: dict[str, Any] = {"HTTP_ACCEPT": "text/csv"} if csv else {}
     response = client.post(url, body, format="json", **accept, **headers)
     assert response.status_code in (200, 304), response.content
     return response

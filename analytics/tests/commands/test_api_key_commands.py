@@ -41,7 +41,12 @@ def test_create_prints_the_key_once_and_stores_only_its_hash(db):
 
     secret = printed_key(output)
     stored = ScopedAPIKey.objects.get(name="alice-embed")
-    assert stored.author.username == "alice" and not stored.can_ingest and stored.expiry_date is None
+    assert (
+        stored.author is not None
+        and stored.author.username == "alice"
+        and not stored.can_ingest
+        and stored.expiry_date is None
+    )
     assert secret not in {stored.id, stored.hashed_key} and stored.hashed_key.startswith("sha512$$")
     assert api_key_authenticate(secret=secret).pk == stored.pk
 
