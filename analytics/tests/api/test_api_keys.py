@@ -158,3 +158,16 @@ def test_a_key_without_ingest_cannot_write(authors, author):
     assert response.status_code == 403
     assert set(response.json()) == {"message", "code", "fields"}
     assert BlogView.objects.count() == before
+
+
+def test_the_schema_documents_the_api_key_header_and_the_401(db, api_client):
+    schema = api_client.get("/swagger.json").json()
+    assert schema["securityDefinitions"]["Api-Key"] == {
+        "type": "apiKey",
+        "name": "Authorization",
+        "in": "header",
+        "description": schema["securityDefinitions"]["Api-Key"]["description"],
+    }
+    assert "Api-Key <key>" in schema["securityDefinitions"]["Api-Key"]["description"]
+    for path in ("/api/analytics/totals/", "/api/analytics/top/{top_type}/", "/api/analytics/views/"):
+        assert "401" in schema["paths"][path]["post"]["responses"]
