@@ -171,3 +171,14 @@ def test_the_schema_documents_the_api_key_header_and_the_401(db, api_client):
     assert "Api-Key <key>" in schema["securityDefinitions"]["Api-Key"]["description"]
     for path in ("/api/analytics/totals/", "/api/analytics/top/{top_type}/", "/api/analytics/views/"):
         assert "401" in schema["paths"][path]["post"]["responses"]
+
+
+@pytest.mark.parametrize(("caller", "status"), [("alice", 302), ("root", 200)])
+def test_keys_are_managed_in_the_admin_behind_staff_login(authors, caller, status):
+    """Only staff reach the admin (where keys are listed and revoked); anyone else is sent to its login page."""
+    client = APIClient()
+    client.force_login(getattr(authors, caller))
+    response = client.get("/admin/")
+    assert response.status_code == status
+    if status == 302:
+        assert response["Location"].startswith("/admin/login/")
