@@ -1,6 +1,27 @@
 from django.contrib import admin
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
-from analytics.models import Blog, BlogView, Country, DailyAnalyticsSummary, FoldState, PeriodAnalyticsSummary
+from analytics.models import (
+    Blog,
+    BlogView,
+    Country,
+    DailyAnalyticsSummary,
+    FoldState,
+    PeriodAnalyticsSummary,
+    ScopedAPIKey,
+)
+
+# The library's own key model is unused (analytics.ScopedAPIKey carries the scope): keep it out of the admin.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
+
+
+@admin.register(ScopedAPIKey)
+class ScopedAPIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "author", "can_ingest", "last_used_at")  # type: ignore[assignment]
+    list_select_related = ["author"]
+    raw_id_fields = ["author"]
 
 
 @admin.register(Country)

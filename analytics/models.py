@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connection, models
 from django.db.models.functions import Upper
 from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey
 
 
 class Country(models.Model):
@@ -65,6 +66,8 @@ class BlogView(models.Model):
             models.Index(fields=["blog", "timestamp"], name="blogview_blog_ts_idx"),
             models.Index(fields=["country", "timestamp"], name="blogview_country_ts_idx"),
         ]
+        # SPEC §9: who sees every author's numbers (staff do too); everyone else sees their own blogs'.
+        permissions = [("view_all_analytics", "Can see the analytics of every author's blogs")]
 
     def __str__(self) -> str:
         return f"view of blog {self.blog_id} at {self.timestamp.isoformat()}"
@@ -177,3 +180,33 @@ class DataVersion(models.Model):
             cursor.execute(f"SELECT value FROM {connection.ops.quote_name(cls._meta.db_table)} WHERE id = %s", [row])
             found = cursor.fetchone()
         return None if found is None else int(found[0])
+
+
+class ScopedAPIKey(AbstractAPIKey):
+    """An API key (SPEC §9) with the scope fixed at its creation: one author's blogs, or all when ``author`` is null.
+
+    djangorestframework-api-key stores only the key's hash (the key is shown once, by ``create_api_key``). Deleting
+    the author deletes their keys: a key must never widen to *all*. Names are unique among keys not revoked, so
+    ``revoke_api_key NAME`` names one key and a revoked name can be reused.
+    """
+
+    name = models.CharField(max_length=50, help_text="Names the key for revoke_api_key; unique among live keys.")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_keys",
+        help_text="The author whose blogs this key sees; empty = every blog.",
+    )
+    can_ingest = models.BooleanField(default=False, help_text="May record views (of its author's blogs only).")
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="Last accepted request, to the minute.")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(revoked=False), name="api_key_active_name_unique"
+            )
+        ]

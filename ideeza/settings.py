@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Its abstract key model and hasher; the concrete key model is analytics.ScopedAPIKey (its own table stays empty).
+    "rest_framework_api_key",
     "drf_yasg",
     "analytics",
 ]
@@ -227,7 +229,11 @@ STATSD_HOST = os.environ.get("STATSD_HOST", "")
 STATSD_PORT = env_int("STATSD_PORT", 8125, minimum=1)
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # JWT first: a request without credentials is told `WWW-Authenticate: Bearer` (API keys are the other way in).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "analytics.api.keys.APIKeyAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["analytics.api.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -242,7 +248,13 @@ SIMPLE_JWT = {
 
 SWAGGER_SETTINGS = {
     "SECURITY_DEFINITIONS": {
-        "Bearer": {"type": "apiKey", "name": "Authorization", "in": "header", "description": "`Bearer <access token>`"}
+        "Bearer": {"type": "apiKey", "name": "Authorization", "in": "header", "description": "`Bearer <access token>`"},
+        "Api-Key": {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "description": "`Api-Key <key>` (manage.py create_api_key): the key's fixed scope, one author or all.",
+        },
     },
     "USE_SESSION_AUTH": False,
 }
@@ -294,3 +306,12 @@ if IDEEZA_INGEST_THROTTLE_RATE is not None:
             f"'off', not {_ingest_rate!r}."
         )
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["analytics-ingest"] = IDEEZA_INGEST_THROTTLE_RATE
+
+# Failed sign-ins on /api/token/ (ideeza/signin.py): this many failures for one username, or from one client
+# address, within IDEEZA_LOGIN_LOCKOUT_SECONDS lock that username (address) out for IDEEZA_LOGIN_LOCKOUT_SECONDS.
+IDEEZA_LOGIN_FAILURES_PER_USERNAME = env_int("IDEEZA_LOGIN_FAILURES_PER_USERNAME", 5, minimum=1)
+IDEEZA_LOGIN_FAILURES_PER_ADDRESS = env_int("IDEEZA_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+IDEEZA_LOGIN_LOCKOUT_SECONDS = env_int("IDEEZA_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# How many proxies in front of the service append to X-Forwarded-For: the client address is the one the outermost
+# of them saw. 0 (default): the TCP peer (REMOTE_ADDR), since a client can write any X-Forwarded-For it likes.
+IDEEZA_TRUSTED_PROXIES = env_int("IDEEZA_TRUSTED_PROXIES", 0)

@@ -1,4 +1,10 @@
-"""The JWT endpoints of SPEC §7 (simplejwt's views), described in the OpenAPI schema as they really answer."""
+"""The JWT endpoints of SPEC §7 (simplejwt's views), described in the OpenAPI schema as they really answer.
+
+Sign-in is guarded against password guessing (SPEC §9, ``ideeza.signin``). Lifetimes: an access token lives
+``JWT_ACCESS_MINUTES`` (default 30), a refresh token ``JWT_REFRESH_DAYS`` (default 1); a refresh token only ever
+buys new access tokens, and the user is read from the database on every request, so a deactivated user or one who
+lost ``view_all_analytics`` is narrowed (or refused) at their next request, not when their token runs out.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ from typing import Any
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from analytics.api.serializers import ErrorSerializer
+from ideeza.signin import SignInGuard
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -36,10 +44,24 @@ class TokenObtainView(TokenObtainPairView):
             200: TokenPairSerializer,
             400: _400,
             401: openapi.Response("No active account with these credentials.", ErrorSerializer),
+            429: openapi.Response(
+                "Too many failed sign-ins for this username or from this address (IDEEZA_LOGIN_*): wait "
+                "Retry-After seconds; until then even the right password is refused.",
+                ErrorSerializer,
+            ),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        guard = SignInGuard(request, username if isinstance(username, str) else None)
+        guard.check()
+        try:
+            response = super().post(request, *args, **kwargs)
+        except AuthenticationFailed:
+            guard.failed()
+            raise
+        guard.succeeded()
+        return response
 
 
 class TokenRefreshAccessView(TokenRefreshView):

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from analytics.api.serializers import ErrorSerializer
 from analytics.api.views import MSG_BAD_CONTENT_LENGTH, MSG_CONTENT_TYPE
 from analytics.filters import MSG_EMPTY_LIST, MSG_UNKNOWN_KEY
+from analytics.scopes import ingest_scope
 from analytics.services.ingestion import MAX_FUTURE_SKEW, views_ingest
 from ideeza.exceptions import MSG_UNAVAILABLE, RequestValidationError
 
@@ -36,7 +37,8 @@ MSG_NO_INGEST_PERMISSION = (
 
 
 class CanIngestViews(BasePermission):
-    """An authenticated user holding ``analytics.add_blogview``, whatever IDEEZA_API_OPEN says (SPEC §7)."""
+    """An authenticated user holding ``analytics.add_blogview``, or an API key created with ``--ingest``, whatever
+    IDEEZA_API_OPEN says (SPEC §7, §9)."""
 
     message = MSG_NO_INGEST_PERMISSION
 
@@ -162,8 +164,10 @@ error shape, with `fields` keyed by the event's field names, when it is invalid.
 over 1 MiB) is a 400 and stores nothing.
 
 Idempotent: an `event_id` seen before is never stored twice, also across retries and concurrent requests (the \
-database's unique index decides). Needs a JWT of a user with `{INGEST_PERMISSION}` (401 without a token, 403 \
-without the permission) and is throttled per user (`IDEEZA_INGEST_THROTTLE_RATE`). Single-event example body:
+database's unique index decides). Needs a JWT of a user with `{INGEST_PERMISSION}` or an API key created with \
+`--ingest` (401 without credentials, 403 without the permission) and is throttled per caller \
+(`IDEEZA_INGEST_THROTTLE_RATE`). An author's key may record views of that author's blogs only: an event of any other \
+blog is rejected like an invalid one (`blog_id`), in the batch outcome. Single-event example body:
 `{{"blog_id": 42, "country_code": "US", "event_id": "0f8fad5b-d9cb-469f-a165-70867728950e"}}`."""
 
 
@@ -193,8 +197,8 @@ class IngestView(APIView):
                 ErrorSerializer,
                 examples={"application/json": _ERROR_EXAMPLE},
             ),
-            401: openapi.Response("No valid JWT.", ErrorSerializer),
-            403: openapi.Response(f"The user lacks {INGEST_PERMISSION}.", ErrorSerializer),
+            401: openapi.Response("No valid JWT or API key (or an expired or revoked key).", ErrorSerializer),
+            403: openapi.Response(f"The user lacks {INGEST_PERMISSION}, or the key --ingest.", ErrorSerializer),
             405: openapi.Response("Method not allowed.", ErrorSerializer),
             415: openapi.Response("The body is not sent as application/json.", ErrorSerializer),
             429: openapi.Response("Throttled; see Retry-After.", ErrorSerializer),
@@ -206,7 +210,9 @@ class IngestView(APIView):
         if not request.content_type and _declared_length(request) > 0:
             raise UnsupportedMediaType(request.content_type, detail=MSG_CONTENT_TYPE)
         events, single = parse_envelope(request.data)
-        result = views_ingest(events=events, now=timezone.now())
+        # SPEC §9: an author's API key writes that author's blogs only; users with the permission write any blog.
+        scope = ingest_scope(request.auth)
+        result = views_ingest(events=events, now=timezone.now(), author_username=scope.author)
         if single and result.rejected:
             raise RequestValidationError(result.rejected[0].errors, message=MSG_EVENT_REJECTED)
         created = single and result.accepted == 1

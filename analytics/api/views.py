@@ -37,6 +37,7 @@ from analytics.api.serializers import (
 )
 from analytics.filters import AnalyticsQuery, Endpoint, parse_query
 from analytics.periods import local_date
+from analytics.scopes import caller_scope, scope_query
 from analytics.selectors import Engine, engine
 from ideeza.exceptions import MSG_UNAVAILABLE
 
@@ -58,7 +59,10 @@ TOP_SELECTORS: dict[str, Callable[[Engine], RowsSelector]] = {
 
 _ERRORS = {
     400: openapi.Response("Invalid request; `fields` names each offending path.", ErrorSerializer),
-    401: openapi.Response("No valid token (IDEEZA_API_OPEN=false), or an invalid one was sent.", ErrorSerializer),
+    401: openapi.Response(
+        "No valid token or API key (IDEEZA_API_OPEN=false), or an invalid, expired or revoked one was sent.",
+        ErrorSerializer,
+    ),
     405: openapi.Response("Method not allowed.", ErrorSerializer),
     406: openapi.Response("The Accept header names neither application/json nor text/csv.", ErrorSerializer),
     415: openapi.Response("The body is not sent as application/json.", ErrorSerializer),
@@ -126,7 +130,10 @@ class AnalyticsQueryView(APIView):
         # Without a Content-Type DRF would silently read the body as empty, dropping every filter.
         if not request.content_type and _declared_length(request) > 0:
             raise UnsupportedMediaType(request.content_type, detail=MSG_CONTENT_TYPE)
-        return parse_query(request.data, endpoint=self.endpoint, now=now)
+        # SPEC §9: the caller's scope is part of the query, so every answer, cache key and ETag is per scope.
+        return scope_query(
+            parse_query(request.data, endpoint=self.endpoint, now=now), caller_scope(request.user, request.auth)
+        )
 
     def respond(self, request: Request, parts: tuple[Any, ...], compute: Callable[[], Answer]) -> HttpResponse:
         """The answer these request parts name: 304 when the client holds it, else cached or computed."""

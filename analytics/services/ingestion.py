@@ -48,6 +48,7 @@ MSG_EVENT_NOT_OBJECT = "Each event must be a JSON object."
 MSG_UNKNOWN_KEY = f"Unknown key; allowed keys are: {', '.join(EVENT_FIELDS)}."
 MSG_ID_OUT_OF_RANGE = MSG_OUT_OF_RANGE.format(low=1, high=MAX_DB_INT)
 MSG_UNKNOWN_BLOG = "No blog has this id."
+MSG_BLOG_OUT_OF_SCOPE = "This key may only record views of its author's blogs, and none of them has this id."
 MSG_UNKNOWN_COUNTRY = "No country has this code."
 MSG_UNKNOWN_VIEWER = "No user has this id."
 MSG_BAD_IP = "Must be an IPv4 or IPv6 address, e.g. 203.0.113.7 or 2001:db8::1."
@@ -103,11 +104,14 @@ class _Draft:
         self.errors.setdefault(key, []).append(message)
 
 
-def views_ingest(*, events: Sequence[Mapping[str, Any]], now: datetime) -> IngestResult:
-    """Store every valid event in one transaction; an ``event_id`` already stored (or repeated) is a duplicate."""
+def views_ingest(
+    *, events: Sequence[Mapping[str, Any]], now: datetime, author_username: str | None = None
+) -> IngestResult:
+    """Store every valid event in one transaction; an ``event_id`` already stored (or repeated) is a duplicate.
+    With ``author_username`` (an author's API key, SPEC §9) an event of any other blog is rejected."""
     for attempt in (1, 2):
         try:
-            return _ingest(events, now)
+            return _ingest(events, now, author_username)
         except IntegrityError:
             # A blog, user or country deleted between the lookup and the commit (foreign keys are checked at
             # commit): validate again, so the event is rejected as unknown instead of failing the batch.
@@ -125,9 +129,9 @@ def view_rows_insert(*, rows: Sequence[ViewRow]) -> int:
 
 
 # --- validation -----------------------------------------------------------------------------------------------
-def _ingest(events: Sequence[Mapping[str, Any]], now: datetime) -> IngestResult:
+def _ingest(events: Sequence[Mapping[str, Any]], now: datetime, author_username: str | None) -> IngestResult:
     drafts = [_draft(item, now) for item in events]
-    _resolve(drafts)
+    _resolve(drafts, author_username)
 
     rows: list[ViewRow] = []
     rejected: list[Rejection] = []
@@ -266,17 +270,22 @@ def _event_id(value: Any, draft: _Draft) -> uuid.UUID | None:
         return None
 
 
-def _resolve(drafts: list[_Draft]) -> None:
-    """Reject events naming a blog, country or viewer that does not exist: one query per kind for the batch."""
+def _resolve(drafts: list[_Draft], author_username: str | None) -> None:
+    """Reject events naming a blog, country or viewer that does not exist, or a blog outside the author's: one
+    query per kind for the batch."""
     blog_ids = {draft.blog_id for draft in drafts if draft.blog_id is not None}
     viewer_ids = {draft.viewer_id for draft in drafts if draft.viewer_id is not None}
     codes = {draft.country_code for draft in drafts if draft.country_code is not None}
     known_blogs = _existing_blog_ids(blog_ids)
+    if author_username is not None:
+        known_blogs = _author_blog_ids(known_blogs, author_username)
     known_viewers = _existing_user_ids(viewer_ids)
     country_ids = _country_ids(code for code in codes if len(code) <= MAX_COUNTRY_CODE_LENGTH)
+    # A scoped caller is not told whether another author's blog exists: unknown and foreign read the same.
+    unknown_blog = MSG_UNKNOWN_BLOG if author_username is None else MSG_BLOG_OUT_OF_SCOPE
     for draft in drafts:
         if draft.blog_id is not None and draft.blog_id not in known_blogs:
-            draft.fail("blog_id", MSG_UNKNOWN_BLOG)
+            draft.fail("blog_id", unknown_blog)
         if draft.viewer_id is not None and draft.viewer_id not in known_viewers:
             draft.fail("viewer_id", MSG_UNKNOWN_VIEWER)
         if draft.country_code is not None:
@@ -287,6 +296,12 @@ def _resolve(drafts: list[_Draft]) -> None:
 
 def _existing_blog_ids(ids: set[int]) -> set[int]:
     return set(Blog.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
+
+
+def _author_blog_ids(ids: set[int], author_username: str) -> set[int]:
+    """Those of ``ids`` that are blogs of ``author_username`` now (a blog handed over moves with its author)."""
+    blogs = Blog.objects.filter(pk__in=ids, author__username=author_username)
+    return set(blogs.values_list("pk", flat=True)) if ids else set()
 
 
 def _existing_user_ids(ids: set[int]) -> set[int]:

@@ -34,9 +34,10 @@ HUNDRED_THOUSAND = 100_000
 
 @pytest.fixture
 def client(db) -> APIClient:
-    """A client allowed to write views, so that every endpoint reads the body rather than stopping at 401."""
+    """A client allowed to write views, so that every endpoint reads the body rather than stopping at 401, and to
+    see every author's numbers (a signed-in user sees only their own blogs otherwise: SPEC §9)."""
     writer = UserFactory.create(username="writer")
-    writer.user_permissions.add(Permission.objects.get(codename="add_blogview"))
+    writer.user_permissions.add(*Permission.objects.filter(codename__in=["add_blogview", "view_all_analytics"]))
     api = APIClient(raise_request_exception=False)
     api.force_authenticate(writer)
     return api
