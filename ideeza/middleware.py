@@ -122,7 +122,7 @@ def _shaped_error(request: HttpRequest, status: int, exception: Exception | None
         return exceptions.permission_denied(request)
     if status == 400:
         too_big = exception if isinstance(exception, RequestDataTooBig) else None
-        if too_big is None and _declared_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        if too_big is None and _declared_length_or_zero(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             too_big = RequestDataTooBig()
         return exceptions.bad_request(request, too_big)
     if isinstance(exception, exceptions.DATABASE_UNAVAILABLE):
@@ -130,8 +130,12 @@ def _shaped_error(request: HttpRequest, status: int, exception: Exception | None
     return exceptions.error_response(status)
 
 
-def _declared_length(request: HttpRequest) -> int:
+def _declared_length_or_zero(request: HttpRequest) -> int:
+    from rest_framework.exceptions import ParseError
+
+    from analytics.api.parsers import declared_length  # here: the API's modules load after the settings
+
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
+        return declared_length(request)
+    except ParseError:
         return 0

@@ -8,15 +8,16 @@ from django.utils import timezone
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from analytics.api.parsers import declared_length
 from analytics.api.serializers import ErrorSerializer
-from analytics.api.views import MSG_BAD_CONTENT_LENGTH, MSG_CONTENT_TYPE
+from analytics.api.views import MSG_CONTENT_TYPE
 from analytics.filters import MSG_EMPTY_LIST, MSG_UNKNOWN_KEY
 from analytics.scopes import ingest_scope
 from analytics.services.ingestion import MAX_FUTURE_SKEW, views_ingest
@@ -207,7 +208,7 @@ class IngestView(APIView):
     )
     def post(self, request: Request) -> Response:
         # Without a Content-Type DRF would read the body as empty instead of refusing it.
-        if not request.content_type and _declared_length(request) > 0:
+        if not request.content_type and declared_length(request) > 0:
             raise UnsupportedMediaType(request.content_type, detail=MSG_CONTENT_TYPE)
         events, single = parse_envelope(request.data)
         # SPEC §9: an author's API key writes that author's blogs only; users with the permission write any blog.
@@ -218,10 +219,3 @@ class IngestView(APIView):
         created = single and result.accepted == 1
         body = IngestResultSerializer(result).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-def _declared_length(request: Request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ParseError(MSG_BAD_CONTENT_LENGTH) from None

@@ -16,12 +16,21 @@ from rest_framework.parsers import JSONParser
 from rest_framework.utils import json as drf_json
 
 MSG_BODY_TOO_LARGE = "The request body is larger than {limit:,} bytes."
+MSG_BAD_CONTENT_LENGTH = "The Content-Length header is not a whole number."
 MSG_TOO_DEEP = "The JSON is nested too deeply to read."
 MSG_NUMBER_TOO_LONG = "A number in the body has more than {digits:,} digits."
 MSG_LONE_SURROGATE = "The JSON holds a lone UTF-16 surrogate escape (such as \\ud800), which is no Unicode text."
 
 # A \uD800-\uDFFF escape in a UTF-8 body: only these can decode to a string that has no UTF-8 form.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def declared_length(request: Any) -> int:
+    """The body length a request's Content-Length header declares (0 without one); a 400 when it is no number."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ParseError(MSG_BAD_CONTENT_LENGTH) from None
 
 
 class BoundedJSONParser(JSONParser):

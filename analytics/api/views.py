@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from drf_yasg import openapi
 from drf_yasg.utils import swagger_auto_schema
-from rest_framework.exceptions import NotFound, ParseError, UnsupportedMediaType
+from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from analytics.api import answers, schemas
 from analytics.api.answers import Answer, RowsSelector
 from analytics.api.cache import answer_key, cached, etag
+from analytics.api.parsers import declared_length
 from analytics.api.renderers import CSVRenderer, render_csv
 from analytics.api.serializers import (
     ComparedCountRowSerializer,
@@ -43,7 +44,6 @@ from ideeza.exceptions import MSG_UNAVAILABLE
 
 MSG_UNKNOWN_OBJECT_TYPE = "Unknown object type {value!r}; use one of: {choices}."
 MSG_UNKNOWN_TOP_TYPE = "Unknown top type {value!r}; use one of: {choices}."
-MSG_BAD_CONTENT_LENGTH = "The Content-Length header is not a whole number."
 MSG_CONTENT_TYPE = "Send the body as JSON with the header Content-Type: application/json."
 
 # Path type → the engine's selector for it.
@@ -96,13 +96,6 @@ def _type_parameter(name: str, choices: dict[str, Any]) -> openapi.Parameter:
     return openapi.Parameter(name, openapi.IN_PATH, type=openapi.TYPE_STRING, enum=list(choices), required=True)
 
 
-def _declared_length(request: Request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ParseError(MSG_BAD_CONTENT_LENGTH) from None
-
-
 def _pick(selectors: dict[str, Callable[[Engine], RowsSelector]], value: str, message: str) -> RowsSelector:
     if value not in selectors:
         raise NotFound(message.format(value=value, choices=", ".join(selectors)))
@@ -128,7 +121,7 @@ class AnalyticsQueryView(APIView):
 
     def query(self, request: Request, now: datetime) -> AnalyticsQuery:
         # Without a Content-Type DRF would silently read the body as empty, dropping every filter.
-        if not request.content_type and _declared_length(request) > 0:
+        if not request.content_type and declared_length(request) > 0:
             raise UnsupportedMediaType(request.content_type, detail=MSG_CONTENT_TYPE)
         # SPEC §9: the caller's scope is part of the query, so every answer, cache key and ETag is per scope.
         return scope_query(
@@ -151,7 +144,7 @@ class AnalyticsQueryView(APIView):
                 response["X-Total-Count"] = str(total)
             if as_csv:
                 response["Content-Disposition"] = 'attachment; filename="answer.csv"'
-        # The answer differs by format and, once scopes are per caller, by credentials.
+        # The answer differs by format and, through the caller's scope, by credentials.
         patch_vary_headers(response, ("Accept", "Authorization"))
         return response
 

@@ -88,13 +88,18 @@ class PerformanceFrame:
         return max(lower, self.start), min(upper, self.end)
 
 
+def _days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The first and last local day the window ``[start, end)`` touches."""
+    return local_date(start), local_date(end - timedelta(microseconds=1))
+
+
 def performance_frame(query: AnalyticsQuery, *, now: datetime) -> PerformanceFrame | None:
     """Close the window's open ends and pick the periods; ``None`` when the answer is ``[]``."""
     closed = closed_window(query, now=now)
     if closed is None:
         return None
     start, end = closed
-    first_day, last_day = local_date(start), local_date(end - timedelta(microseconds=1))
+    first_day, last_day = _days(start, end)
     granularity = query.compare or default_compare(first_day, last_day)
     if (count := count_periods(first_day, last_day, granularity)) > MAX_PERFORMANCE_PERIODS:
         raise RequestValidationError(
@@ -157,6 +162,6 @@ def previous_query(query: AnalyticsQuery, *, now: datetime) -> AnalyticsQuery | 
     if closed is None:
         return None
     start, end = closed
-    granularity = query.compare or default_compare(local_date(start), local_date(end - timedelta(microseconds=1)))
+    granularity = query.compare or default_compare(*_days(start, end))
     window = shifted_window(start, end, query.compare_to)
     return replace(query, window=window, limit=None, offset=0, compare_to=None, compare=granularity)
