@@ -132,6 +132,9 @@ class ViewFilters:
     author_username: str | None = None
     blog_id: int | None = None
     tree: Node | None = None
+    # SPEC §9: the caller's scope (never part of a body, set by ``analytics.scopes``). It restricts views like an
+    # author leaf ANDed to the tree, and creations like ``author_username``, whatever the tree names.
+    scope_author: str | None = None
 
     @property
     def names_country_in_tree(self) -> bool:

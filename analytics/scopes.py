@@ -1,8 +1,8 @@
 """Who sees what (SPEC §9): a caller's scope, and a request narrowed to it.
 
 A scope is *all* views or the views of one author's blogs. A scoped answer is exactly the answer of the same
-request with ``{"eq": {"field": "author", "value": <author>}}`` ANDed to its filters: ``scope_query`` puts that leaf
-into the parsed query itself, so the fast path serves it unchanged and every cache keyed by the query (the
+request with ``{"eq": {"field": "author", "value": <author>}}`` ANDed to its filters: ``scope_query`` writes the
+scope into the parsed query itself, so the fast path serves it unchanged and every cache keyed by the query (the
 response cache, the ETag, the catalogue cache) is keyed by the scope too.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from analytics.filters import AnalyticsQuery, BoolNode, Leaf, Node, Operator, TreeField
+from analytics.filters import AnalyticsQuery
 from analytics.models import ScopedAPIKey
 
 VIEW_ALL_PERMISSION = "analytics.view_all_analytics"
@@ -31,31 +31,16 @@ class Scope:
 ALL = Scope()
 
 
-def author_leaf(username: str) -> Leaf:
-    """The tree leaf of ``{"eq": {"field": "author", "value": username}}`` as the parser stores it."""
-    return Leaf(Operator.IN, TreeField.AUTHOR, (username,))
-
-
-def scoped_tree(tree: Node | None, username: str) -> Node:
-    """``tree AND author = username``, in one canonical form: the leaf first in a top-level ``and`` (or alone).
-
-    Idempotent, so a request that already names its own author, or a query scoped twice, is unchanged.
-    """
-    leaf = author_leaf(username)
-    if tree is None or tree == leaf:
-        return leaf
-    if isinstance(tree, BoolNode) and tree.op == "and":
-        if leaf in tree.children:
-            return tree
-        return BoolNode("and", (leaf, *tree.children))
-    return BoolNode("and", (leaf, tree))
-
-
 def scope_query(query: AnalyticsQuery, scope: Scope) -> AnalyticsQuery:
-    """The request as ``scope`` may see it: unchanged for *all*, else with the author leaf ANDed (SPEC §9)."""
+    """The request as ``scope`` may see it: unchanged for *all*, else narrowed to the author's blogs (SPEC §9).
+
+    The scope rides in ``ViewFilters.scope_author`` rather than in the tree: for views the two are the same
+    predicate, but a tree that names a country does not restrict blog creations (SPEC §5, the ``created`` x
+    metric) and the scope must, or an author would count other authors' new blogs.
+    """
     if scope.author is None:
         return query
-    return replace(query, filters=replace(query.filters, tree=scoped_tree(query.filters.tree, scope.author)))
+    return replace(query, filters=replace(query.filters, scope_author=scope.author))
 
 
 def caller_scope(user: Any, auth: Any) -> Scope:

@@ -205,8 +205,9 @@ def catalogue_read(filters: ViewFilters) -> Catalogue:
     if filters.exclude_country_codes is not None:
         excluded = filters.exclude_country_codes
         mask &= country_vector(lambda code: code not in excluded, True)[None, :]
-    if filters.author_username is not None:
-        mask &= np.array([row[3] == filters.author_username for row in rows], dtype=bool)[:, None]
+    for username in (filters.author_username, filters.scope_author):
+        if username is not None:
+            mask &= np.array([row[3] == username for row in rows], dtype=bool)[:, None]
     if filters.blog_id is not None:
         mask &= (blog_ids == filters.blog_id)[:, None]
     if filters.tree is not None:

@@ -66,8 +66,9 @@ def view_filters_q(filters: ViewFilters) -> Q:
         q &= Q(country_id__in=_country_ids(filters.country_codes))
     if filters.exclude_country_codes is not None:
         q &= ~Q(country_id__in=_country_ids(filters.exclude_country_codes))
-    if filters.author_username is not None:
-        q &= Q(blog__author__username=filters.author_username)
+    for username in (filters.author_username, filters.scope_author):
+        if username is not None:
+            q &= Q(blog__author__username=username)
     if filters.blog_id is not None:
         q &= Q(blog_id=filters.blog_id)
     if filters.tree is not None:
@@ -76,10 +77,12 @@ def view_filters_q(filters: ViewFilters) -> Q:
 
 
 def creation_filters_q(filters: ViewFilters) -> Q:
-    """SPEC §5's restriction of blog creations: author, blog, and a tree only when it names no country."""
+    """SPEC §5's restriction of blog creations: author, blog, and a tree only when it names no country; and the
+    caller's scope always (SPEC §9: another author's creations are outside it)."""
     q = Q()
-    if filters.author_username is not None:
-        q &= Q(author__username=filters.author_username)
+    for username in (filters.author_username, filters.scope_author):
+        if username is not None:
+            q &= Q(author__username=username)
     if filters.blog_id is not None:
         q &= Q(id=filters.blog_id)
     if filters.tree is not None and not filters.names_country_in_tree:
