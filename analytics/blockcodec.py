@@ -11,8 +11,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
+
+# Every block has one row per country present (``country_key`` = the country id, or NO_COUNTRY for views with no
+# country) and one ALL_COUNTRIES row: the block's totals over every country, which also marks the block folded.
+ALL_COUNTRIES = -1
+NO_COUNTRY = 0
+
+Ids = Sequence[int] | np.ndarray  # blog ids or counts, as lists (the fold's stream) or arrays (rollups)
 
 _WIDTHS = (np.dtype("<u1"), np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
 
@@ -69,13 +77,13 @@ def bits_row(blob: bytes | memoryview) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.uint8).reshape(1, -1)
 
 
-def encode_country_matrix(columns: Sequence[tuple[int, int, Sequence[int]]]) -> bytes:
+def encode_country_matrix(columns: Sequence[tuple[int, int, Ids]]) -> bytes:
     """A block's countries in one blob: (country key, views, blog ids) per country → header + bitset rows.
 
     Layout: int64 n, int64 width (bytes per bitset), n int64 keys, n int64 views, then n rows of ``width`` bytes.
     """
     count = len(columns)
-    top = max((max(ids) for _, _, ids in columns if len(ids)), default=-1)
+    top = max((int(np.max(ids)) for _, _, ids in columns if len(ids)), default=-1)
     width = (top + 8) // 8
     header = np.array([count, width, *(key for key, _, _ in columns), *(views for _, views, _ in columns)], "<i8")
     rows = np.zeros((count, width), dtype=np.uint8)
@@ -136,3 +144,25 @@ def decode(blocks: Sequence[tuple[bytes | memoryview, bytes | memoryview | None,
 
 def _dtype(width: int) -> np.dtype:
     return next(dtype for dtype in _WIDTHS if dtype.itemsize == width)
+
+
+# --- one summary row -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PackedBlock:
+    start: date
+    country_key: int
+    blog_ids: Ids
+    view_counts: Ids
+    countries: tuple[tuple[int, int, Ids], ...] = ()  # ALL rows: (key, views, ids) of every country
+
+    def fields(self) -> dict[str, object]:
+        """The ``SummaryBlock`` columns of this row."""
+        return {
+            "country_key": self.country_key,
+            "blog_ids": encode_ids(self.blog_ids),
+            "view_counts": encode_counts(self.view_counts),
+            "blog_bits": encode_bits(self.blog_ids),
+            "country_matrix": encode_country_matrix(self.countries) if self.country_key == ALL_COUNTRIES else b"",
+            "total_views": int(np.sum(np.asarray(self.view_counts, dtype=np.int64))),
+            "unique_blogs": len(self.blog_ids),
+        }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -76,3 +76,30 @@ def count_periods(first_day: date, last_day: date, granularity: Granularity) -> 
     if granularity is Granularity.MONTH:
         return (last.year - first.year) * 12 + last.month - first.month + 1
     return last.year - first.year + 1
+
+
+def changed_days(buckets: Iterable[datetime]) -> set[date]:
+    """The reporting-timezone days an hour bucket (UTC) overlaps: one, or two for a half-hour offset."""
+    days: set[date] = set()
+    for bucket in buckets:
+        days.add(local_date(bucket))
+        days.add(local_date(bucket + timedelta(hours=1) - timedelta(microseconds=1)))
+    return days
+
+
+# --- summary block kinds ---------------------------------------------------------------------------------------
+# Besides calendar weeks and months, the fold keeps *trailing* blocks: the whole days before today that
+# ``range=week|month|year`` ask for (6, 29 and 364 of them; today itself is read raw or from its day block).
+TRAILING_DAYS = (364, 29, 6)
+
+
+def trailing_kind(days: int) -> str:
+    """The ``PeriodAnalyticsSummary.granularity`` of a trailing block of ``days`` days: ``"364d"``."""
+    return f"{days}d"
+
+
+def block_end(kind: str, start: date) -> date:
+    """The day after the last day of the period block of ``kind`` (week, month or trailing) starting ``start``."""
+    if kind.endswith("d"):
+        return start + timedelta(days=int(kind[:-1]))
+    return next_period_start(start, Granularity(kind))

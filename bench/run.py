@@ -49,6 +49,11 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
 STEPS = 8
 SEED = 42
+# The data sets: today's benchmark set, and a real platform's (issue #9): many posts, few views each.
+PROFILES: dict[str, dict[str, int]] = {
+    "default": {"views": 1_000_000, "blogs": 2_000, "authors": 200, "countries": 50, "days": 365},
+    "platform": {"views": 10_000_000, "blogs": 100_000, "authors": 10_000, "countries": 50, "days": 365},
+}
 # One sync worker per server: requests are strictly sequential, so a second worker would never serve in
 # parallel, and the warm-up request would warm only one of them (the timed ones could land on a cold one).
 WORKERS = 1
@@ -63,26 +68,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             "the uncached fast path, the uncached reference scan, and the cached path."
         ),
     )
-    parser.add_argument("--views", type=int, default=1_000_000, help="Views to seed (default 1,000,000).")
-    parser.add_argument("--blogs", type=int, default=2_000, help="Blogs to seed (default 2,000).")
-    parser.add_argument("--authors", type=int, default=200, help="Authors to seed (default 200).")
-    parser.add_argument("--countries", type=int, default=50, help="Countries to seed (default 50).")
-    parser.add_argument("--days", type=int, default=365, help="Days before today to spread views over (365).")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="default",
+        help="The data set: default (1M views, 2,000 blogs, 200 authors) or platform (10M views, 100,000 blogs, "
+        "10,000 authors); each has its own database, JSON file and section of docs/benchmarks.md. The flags below "
+        "override its sizes.",
+    )
+    parser.add_argument("--views", type=int, help="Views to seed (profile: 1,000,000 or 10,000,000).")
+    parser.add_argument("--blogs", type=int, help="Blogs to seed (profile: 2,000 or 100,000).")
+    parser.add_argument("--authors", type=int, help="Authors to seed (profile: 200 or 10,000).")
+    parser.add_argument("--countries", type=int, help="Countries to seed (50).")
+    parser.add_argument("--days", type=int, help="Days before today to spread views over (365).")
     parser.add_argument("--repeat", type=int, default=7, help="Timed requests per body and server (default 7).")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help=f"default {DEFAULT_DATABASE_URL}")
+    parser.add_argument("--database-url", help=f"default {DEFAULT_DATABASE_URL} (platform: ..._platform)")
     parser.add_argument(
         "--redis-url",
         default=DEFAULT_REDIS_URL,
         help=f"Redis for the cached server and the fold lock; its cached answers are cleared ({DEFAULT_REDIS_URL}).",
     )
     parser.add_argument("--skip-seed", action="store_true", help="Reuse the already-seeded bench database.")
-    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.json"), help="JSON results path.")
+    parser.add_argument("--out", type=Path, help="JSON results path (docs/benchmarks.json; platform: -platform).")
     parser.add_argument(
         "--markdown", type=Path, default=Path("docs/benchmarks.md"), help="Markdown file whose queries section to fill."
     )
     parser.add_argument("--request-timeout", type=float, default=60.0, help="Seconds per HTTP request (60).")
     parser.add_argument("--budget", type=float, default=3_600.0, help="Seconds for the whole run (3,600).")
     options = parser.parse_args(argv)
+    profile = PROFILES[options.profile]
+    for size, value in profile.items():
+        if getattr(options, size) is None:
+            setattr(options, size, value)
+    platform = options.profile != "default"
+    if options.database_url is None:
+        options.database_url = DEFAULT_DATABASE_URL + (f"_{options.profile}" if platform else "")
+    if options.out is None:
+        options.out = Path(f"docs/benchmarks{f'-{options.profile}' if platform else ''}.json")
+    options.section = f"queries-{options.profile}" if platform else "queries"
     if options.repeat < 2:
         parser.error("--repeat must be at least 2 (a p95 of one sample means nothing).")
     if options.views < 1_000:
@@ -412,7 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Nothing written to {options.out}; the partial results are in {run.log_dir}/benchmarks.json.")
         return 1
     report.json_write(options.out, document)
-    report.section_write(options.markdown, "queries", "Queries", report.queries_markdown(document))
+    heading = "Queries" if options.section == "queries" else f"Queries: the {options.profile} profile"
+    report.section_write(options.markdown, options.section, heading, report.queries_markdown(document))
     print(f"\nWrote {options.out} and the queries section of {options.markdown} (logs: {run.log_dir}).\n")
     print(report.stdout_summary(document))
     return 1 if document["mismatches"] else 0

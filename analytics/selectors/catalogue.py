@@ -1,76 +1,32 @@
-"""The current blogs, authors and countries, and a request's filters as a blog × country mask."""
+"""The current blogs, authors and countries (a ``Listing``), and a request's filters as a ``Mask`` over them.
+
+A listing is numbers only: every blog id with its author, every country with its code. Titles and usernames are
+read for the rows an answer returns, never for the whole catalogue. Blog-level predicates (author, blog id,
+title) are resolved by the database to the ids they keep; the mask stores them as a blog vector and a country
+vector, and only a tree that ties the two dimensions together (``or(country X, title ~ Y)``) needs a blog ×
+country matrix. Both are cached per catalogue token; see docs/design.md.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
-from functools import reduce
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper
+from django.db.models import Q
 
-from analytics.filters import Leaf, Node, NotNode, TreeField, ViewFilters
-from analytics.models import (
-    Blog,
-    Country,
-    DataVersion,
-)
+from analytics.blockcodec import NO_COUNTRY
+from analytics.filters import BoolNode, Leaf, Node, NotNode, TreeField, ViewFilters
+from analytics.models import Blog, Country, DataVersion
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
-from analytics.services.folding import NO_COUNTRY
 
 
 class InconsistentSummaries(Exception):
     """A block names a blog or country that no longer exists: the invariant broke, so answer from raw events."""
-
-
-# --- the filter mask -----------------------------------------------------------------------------------------
-@dataclass
-class Catalogue:
-    """The current blogs, authors and countries, with the filters of one request as a blog × country mask.
-
-    Column 0 of the mask stands for "no country"; column i > 0 for ``country_ids[i - 1]``.
-    """
-
-    blog_ids: np.ndarray
-    titles: tuple[str, ...]
-    author_index: np.ndarray
-    usernames: tuple[str, ...]
-    country_ids: np.ndarray
-    codes: tuple[str, ...]
-    mask: np.ndarray
-
-    def approximate_bytes(self) -> int:
-        arrays = (self.blog_ids, self.author_index, self.country_ids, self.mask)
-        strings = (*self.titles, *self.usernames, *self.codes)
-        return sum(array.nbytes for array in arrays) + sum(64 + len(text) for text in strings)
-
-    @property
-    def ignores_country(self) -> bool:
-        return bool((self.mask == self.mask[:, :1]).all())
-
-    @property
-    def ignores_blog(self) -> bool:
-        return bool((self.mask == self.mask[:1, :]).all())
-
-    def country_keys(self) -> list[int] | None:
-        """The per-country rows the mask can keep (``None``: every country)."""
-        allowed: np.ndarray = np.asarray(self.mask.any(axis=0))
-        if allowed.all():
-            return None
-        keys = [NO_COUNTRY] if allowed[0] else []
-        return keys + [int(key) for key in self.country_ids[allowed[1:]]]
-
-    def blog_positions(self, blog_ids: np.ndarray) -> np.ndarray:
-        return positions(self.blog_ids, blog_ids)
-
-    def country_columns(self, keys: np.ndarray) -> np.ndarray:
-        columns = np.zeros(len(keys), dtype=np.int64)
-        named = keys != NO_COUNTRY
-        columns[named] = positions(self.country_ids, keys[named]) + 1
-        return columns
 
 
 def positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -81,32 +37,277 @@ def positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     if 0 <= top <= 8 * len(sorted_ids) + 1024:
         table = np.full(top + 2, -1, dtype=np.int64)
         table[sorted_ids] = np.arange(len(sorted_ids))
-        positions = table[np.clip(ids, 0, top + 1)]
-        if (positions < 0).any():
+        found = table[np.clip(ids, 0, top + 1)]
+        if (found < 0).any():
             raise InconsistentSummaries("a summary names an id that no longer exists")
-        return positions
-    positions = np.searchsorted(sorted_ids, ids)
-    if positions.max(initial=0) >= len(sorted_ids) or (sorted_ids[positions] != ids).any():
+        return found
+    found = np.searchsorted(sorted_ids, ids)
+    if found.max(initial=0) >= len(sorted_ids) or (sorted_ids[found] != ids).any():
         raise InconsistentSummaries("a summary names an id that no longer exists")
-    return positions
+    return found
 
 
-def _blog_leaves(node: Node | None) -> list[Leaf]:
-    if node is None:
-        return []
+# --- the listing ---------------------------------------------------------------------------------------------
+@dataclass
+class Listing:
+    """Every current blog (ascending id, with its author's position in ``author_ids``) and country.
+
+    Country column 0 stands for "no country"; column i > 0 for ``country_ids[i - 1]``. Titles and usernames are
+    looked up on demand and remembered: the listing lives only as long as its catalogue token, and the token
+    changes with every title, username or code.
+    """
+
+    blog_ids: np.ndarray
+    author_index: np.ndarray
+    author_ids: np.ndarray
+    country_ids: np.ndarray
+    codes: tuple[str, ...]
+    _titles: dict[int, str] = field(default_factory=dict, repr=False)
+    _usernames: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def width(self) -> int:
+        """Country columns, "no country" included."""
+        return len(self.codes) + 1
+
+    def approximate_bytes(self) -> int:
+        arrays = (self.blog_ids, self.author_index, self.author_ids, self.country_ids)
+        names = (*self._titles.values(), *self._usernames.values(), *self.codes)
+        return sum(array.nbytes for array in arrays) + sum(64 + len(text) for text in names)
+
+    def blog_positions(self, blog_ids: np.ndarray) -> np.ndarray:
+        return positions(self.blog_ids, blog_ids)
+
+    def country_columns(self, keys: np.ndarray) -> np.ndarray:
+        columns = np.zeros(len(keys), dtype=np.int64)
+        named = keys != NO_COUNTRY
+        columns[named] = positions(self.country_ids, keys[named]) + 1
+        return columns
+
+    def column_key(self, column: int) -> int:
+        return NO_COUNTRY if column == 0 else int(self.country_ids[column - 1])
+
+    def titles(self, blog_positions: Iterable[int]) -> list[str]:
+        """The titles of these blogs, read in the caller's snapshot (the one the listing's token was read in)."""
+        ids = [int(self.blog_ids[position]) for position in blog_positions]
+        missing = [blog_id for blog_id in ids if blog_id not in self._titles]
+        if missing:
+            self._titles.update(Blog.objects.filter(pk__in=missing).values_list("id", "title"))
+        return [self._titles[blog_id] for blog_id in ids]
+
+    def usernames(self, author_positions: Iterable[int]) -> list[str]:
+        ids = [int(self.author_ids[position]) for position in author_positions]
+        missing = [author_id for author_id in ids if author_id not in self._usernames]
+        if missing:
+            users = get_user_model()._default_manager
+            if len(missing) > 1_000:
+                # Many authors (blog-views/user lists them all): one pass over every author beats a long IN list.
+                rows = users.filter(pk__in=Blog.objects.values("author_id")).values_list("pk", "username")
+            else:
+                rows = users.filter(pk__in=missing).values_list("pk", "username")
+            self._usernames.update(rows)
+        return [self._usernames[author_id] for author_id in ids]
+
+
+def listing_read() -> Listing:
+    """Every blog's id and author id, and every country, as the current snapshot sees them: numbers only."""
+    blog_ids, author_ids = _blog_columns()
+    countries = list(Country.objects.order_by("id").values_list("id", "code"))
+    authors, author_index = np.unique(author_ids, return_inverse=True)
+    return Listing(
+        blog_ids=blog_ids,
+        author_index=author_index.astype(np.int64),
+        author_ids=authors.astype(np.int64),
+        country_ids=np.array([country_id for country_id, _ in countries], dtype=np.int64),
+        codes=tuple(code for _, code in countries),
+    )
+
+
+def _blog_columns() -> tuple[np.ndarray, np.ndarray]:
+    """(ids ascending, author ids): on PostgreSQL as two aggregated strings parsed by numpy, which is several times
+    faster than 100,000 Python tuples; elsewhere row by row."""
+    table = connection.ops.quote_name(Blog._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            aggregate = "string_agg({}::text, ',' ORDER BY id)"
+            cursor.execute(f"SELECT {aggregate.format('id')}, {aggregate.format('author_id')} FROM {table}")
+            ids, authors = cursor.fetchone()
+            if ids is None:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return np.fromstring(ids, dtype=np.int64, sep=","), np.fromstring(authors, dtype=np.int64, sep=",")
+        cursor.execute(f"SELECT id, author_id FROM {table} ORDER BY id")
+        rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
+    return rows[:, 0].copy(), rows[:, 1].copy()
+
+
+# --- the mask --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Mask:
+    """Which (blog position, country column) pairs a request keeps.
+
+    ``blogs`` and ``columns`` are boolean vectors (``None``: all); ``pairs``, when set, is the blog × column matrix of a
+    tree that ties the two dimensions together, and ``blogs`` / ``columns`` are then its projections.
+    """
+
+    blogs: np.ndarray | None
+    columns: np.ndarray | None
+    pairs: np.ndarray | None = None
+
+    @property
+    def keeps_everything(self) -> bool:
+        return self.pairs is None and self.blogs is None and self.columns is None
+
+    @property
+    def ignores_country(self) -> bool:
+        """Whether a blog's views are kept or dropped whatever their country."""
+        return self.pairs is None and self.columns is None
+
+    @property
+    def ignores_blog(self) -> bool:
+        return self.pairs is None and self.blogs is None
+
+    def keeps(self, blog: np.ndarray, column: np.ndarray) -> np.ndarray:
+        if self.pairs is not None:
+            return self.pairs[blog, column]
+        keep = np.ones(len(blog), dtype=bool)
+        if self.blogs is not None:
+            keep &= self.blogs[blog]
+        if self.columns is not None:
+            keep &= self.columns[column]
+        return keep
+
+    def keeps_blogs(self, blog: np.ndarray) -> np.ndarray:
+        """For a mask that ignores the country."""
+        return np.ones(len(blog), dtype=bool) if self.blogs is None else self.blogs[blog]
+
+    def column_vector(self, width: int) -> np.ndarray:
+        """For a mask that ignores the blog: the columns it keeps."""
+        return np.ones(width, dtype=bool) if self.columns is None else self.columns
+
+    def kept_blogs(self) -> np.ndarray | None:
+        """Positions of the blogs any kept pair names (``None``: every blog)."""
+        return None if self.blogs is None else np.flatnonzero(self.blogs)
+
+    def approximate_bytes(self) -> int:
+        return sum(array.nbytes for array in (self.blogs, self.columns, self.pairs) if array is not None)
+
+
+EVERYTHING = Mask(None, None)
+
+
+def _and(left: np.ndarray | None, right: np.ndarray | None) -> np.ndarray | None:
+    return right if left is None else left if right is None else left & right
+
+
+def _dense(mask: Mask, listing: Listing) -> np.ndarray:
+    if mask.pairs is not None:
+        return mask.pairs
+    blogs = np.ones(len(listing.blog_ids), dtype=bool) if mask.blogs is None else mask.blogs
+    columns = np.ones(listing.width, dtype=bool) if mask.columns is None else mask.columns
+    return blogs[:, None] & columns[None, :]
+
+
+def _from_pairs(pairs: np.ndarray) -> Mask:
+    return Mask(np.asarray(pairs.any(axis=1)), np.asarray(pairs.any(axis=0)), pairs)
+
+
+def mask_and(masks: Iterable[Mask], listing: Listing) -> Mask:
+    masks = list(masks)
+    if any(mask.pairs is not None for mask in masks):
+        pairs = np.ones((len(listing.blog_ids), listing.width), dtype=bool)
+        for mask in masks:
+            pairs &= _dense(mask, listing)
+        return _from_pairs(pairs)
+    blogs: np.ndarray | None = None
+    columns: np.ndarray | None = None
+    for mask in masks:
+        blogs, columns = _and(blogs, mask.blogs), _and(columns, mask.columns)
+    return Mask(blogs, columns)
+
+
+def mask_or(masks: list[Mask], listing: Listing) -> Mask:
+    if any(mask.keeps_everything for mask in masks):
+        return EVERYTHING
+    # No child keeps everything, so a child that ignores one dimension has a vector for the other.
+    blogs = [mask.blogs for mask in masks if mask.pairs is None and mask.columns is None and mask.blogs is not None]
+    if len(blogs) == len(masks):
+        return Mask(np.logical_or.reduce(blogs), None)
+    columns = [mask.columns for mask in masks if mask.pairs is None and mask.blogs is None and mask.columns is not None]
+    if len(columns) == len(masks):
+        return Mask(None, np.logical_or.reduce(columns))
+    return _from_pairs(np.logical_or.reduce([_dense(mask, listing) for mask in masks]))
+
+
+def mask_not(mask: Mask, listing: Listing) -> Mask:
+    if mask.pairs is None and mask.columns is None and mask.blogs is not None:
+        return Mask(~mask.blogs, None)
+    if mask.pairs is None and mask.blogs is None and mask.columns is not None:
+        return Mask(None, ~mask.columns)
+    return _from_pairs(~_dense(mask, listing))
+
+
+def _blogs_where(q: Q, listing: Listing) -> Mask:
+    """The blogs the database says satisfy ``q`` (one indexed query, ids only)."""
+    ids = np.array(Blog.objects.filter(q).values_list("id", flat=True), dtype=np.int64)
+    return Mask(np.isin(listing.blog_ids, ids), None)
+
+
+def _countries(codes: Iterable[str], listing: Listing, *, no_country: bool) -> Mask:
+    wanted = set(codes)
+    return Mask(None, np.array([no_country, *(code in wanted for code in listing.codes)], dtype=bool))
+
+
+def _tree_mask(node: Node, listing: Listing) -> Mask:
     if isinstance(node, Leaf):
-        return [node] if node.field is not TreeField.COUNTRY else []
+        if node.field is TreeField.COUNTRY:
+            return _countries((str(code) for code in node.values), listing, no_country=False)
+        return _blogs_where(leaf_q(node, BLOG_PATHS), listing)
     if isinstance(node, NotNode):
-        return _blog_leaves(node.child)
-    return [leaf for child in node.children for leaf in _blog_leaves(child)]
+        return mask_not(_tree_mask(node.child, listing), listing)
+    assert isinstance(node, BoolNode)
+    children = [_tree_mask(child, listing) for child in node.children]
+    return mask_and(children, listing) if node.op == "and" else mask_or(children, listing)
 
 
-# --- the cache ---------------------------------------------------------------------------------------------------
-CACHE_BUDGET_BYTES = 64 * 1024 * 1024  # per process; a catalogue of 2,000 blogs with its mask is ~0.3 MB
+def mask_read(filters: ViewFilters, listing: Listing) -> Mask:
+    """The filters of one request over ``listing``, ANDed (SPEC §3), blog-level predicates answered by the database."""
+    parts: list[Mask] = []
+    if filters.country_codes is not None:
+        parts.append(_countries(filters.country_codes, listing, no_country=False))
+    if filters.exclude_country_codes is not None:
+        parts.append(mask_not(_countries(filters.exclude_country_codes, listing, no_country=False), listing))
+    for username in (filters.author_username, filters.scope_author):
+        if username is not None:
+            parts.append(_blogs_where(Q(author__username=username), listing))
+    if filters.blog_id is not None:
+        parts.append(Mask(listing.blog_ids == filters.blog_id, None))
+    if filters.tree is not None:
+        parts.append(_tree_mask(filters.tree, listing))
+    return mask_and(parts, listing) if parts else EVERYTHING
+
+
+# --- the catalogue: a listing and a mask, cached ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Catalogue:
+    """The listing of the request's snapshot and the request's mask over it."""
+
+    listing: Listing
+    mask: Mask
+
+    def country_keys(self) -> list[int] | None:
+        """The per-country rows the mask can keep (``None``: every country)."""
+        columns = self.mask.columns
+        if columns is None or columns.all():
+            return None
+        return [self.listing.column_key(int(column)) for column in np.flatnonzero(columns)]
+
+
+CACHE_BUDGET_BYTES = 64 * 1024 * 1024  # per process: listings and masks together
 
 
 class CatalogueCache:
-    """Catalogues by (database, catalogue token, filters), least recently used first out, within a byte budget.
+    """Listings and masks by (database, catalogue token, filters), least recently used first out, within a byte
+    budget.
 
     The token is DataVersion row 2, which the blog, country and username triggers set to a fresh random value in
     the same transaction as the change (``analytics.triggers``): read in the request's snapshot, it names exactly
@@ -116,11 +317,11 @@ class CatalogueCache:
 
     def __init__(self, budget_bytes: int) -> None:
         self.budget_bytes = budget_bytes
-        self._entries: OrderedDict[Hashable, tuple[Catalogue, int]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Listing | Mask, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> Catalogue | None:
+    def get(self, key: Hashable) -> Listing | Mask | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -128,16 +329,22 @@ class CatalogueCache:
             self._entries.move_to_end(key)
             return entry[0]
 
-    def put(self, key: Hashable, book: Catalogue) -> None:
-        size = book.approximate_bytes()
+    def put(self, key: Hashable, value: Listing | Mask) -> None:
+        size = value.approximate_bytes()
         if size > self.budget_bytes:
             return
-        for array in (book.blog_ids, book.author_index, book.country_ids, book.mask):
-            array.flags.writeable = False
+        arrays = (
+            (value.blog_ids, value.author_index, value.author_ids, value.country_ids)
+            if isinstance(value, Listing)
+            else (value.blogs, value.columns, value.pairs)
+        )
+        for array in arrays:
+            if array is not None:
+                array.flags.writeable = False
         with self._lock:
             if key in self._entries:
                 return
-            self._entries[key] = (book, size)
+            self._entries[key] = (value, size)
             self._bytes += size
             while self._bytes > self.budget_bytes:
                 _, (_, evicted) = self._entries.popitem(last=False)
@@ -153,72 +360,25 @@ def catalogue_token() -> int | None:
 
 
 def catalogue(filters: ViewFilters) -> Catalogue:
-    """The catalogue and mask for ``filters`` as the current snapshot sees them; cached under the token."""
+    """The listing and the mask for ``filters`` as the current snapshot sees them; cached under the token."""
     token = catalogue_token()
     if token is None:
         return catalogue_read(filters)
-    key = (connection.alias, connection.settings_dict["NAME"], token, filters)
-    book = _cache.get(key)
-    if book is None:
-        book = catalogue_read(filters)
-        _cache.put(key, book)
-    return book
+    base = (connection.alias, connection.settings_dict["NAME"], token)
+    listing = _cache.get(base)
+    if not isinstance(listing, Listing):
+        listing = listing_read()
+        _cache.put(base, listing)
+    if filters == ViewFilters():
+        return Catalogue(listing, EVERYTHING)
+    mask = _cache.get((*base, filters))
+    if not isinstance(mask, Mask):
+        mask = mask_read(filters, listing)
+        _cache.put((*base, filters), mask)
+    return Catalogue(listing, mask)
 
 
 def catalogue_read(filters: ViewFilters) -> Catalogue:
-    """Read the catalogue from the database, the blog-level leaves of the tree evaluated there."""
-    leaves = list(dict.fromkeys(_blog_leaves(filters.tree)))
-    names = {leaf: f"leaf_{index}" for index, leaf in enumerate(leaves)}
-    annotations = {names[leaf]: ExpressionWrapper(leaf_q(leaf, BLOG_PATHS), BooleanField()) for leaf in leaves}
-    rows = list(
-        Blog.objects.annotate(**annotations)
-        .order_by("id")
-        .values_list("id", "title", "author_id", "author__username", *names.values())
-    )
-    countries = list(Country.objects.order_by("id").values_list("id", "code"))
-
-    author_ids = sorted({row[2] for row in rows})
-    usernames_by_id = {row[2]: row[3] for row in rows}
-    blog_ids = np.array([row[0] for row in rows], dtype=np.int64)
-    country_ids = np.array([country[0] for country in countries], dtype=np.int64)
-    codes = [country[1] for country in countries]
-    leaf_values = {
-        leaf: np.array([bool(row[4 + index]) for row in rows], dtype=bool) for index, leaf in enumerate(leaves)
-    }
-
-    def country_vector(predicate: Callable[[str], bool], no_country: bool) -> np.ndarray:
-        return np.array([no_country, *(predicate(code) for code in codes)], dtype=bool)
-
-    def evaluate(node: Node) -> np.ndarray:
-        if isinstance(node, Leaf):
-            if node.field is TreeField.COUNTRY:
-                return country_vector(lambda code: code in node.values, False)[None, :]
-            return leaf_values[node][:, None]
-        if isinstance(node, NotNode):
-            return ~evaluate(node.child)
-        combine = np.logical_and if node.op == "and" else np.logical_or
-        return reduce(combine, (evaluate(child) for child in node.children))
-
-    mask = np.ones((len(rows), len(codes) + 1), dtype=bool)
-    if filters.country_codes is not None:
-        mask &= country_vector(lambda code: code in filters.country_codes, False)[None, :]  # type: ignore[operator]
-    if filters.exclude_country_codes is not None:
-        excluded = filters.exclude_country_codes
-        mask &= country_vector(lambda code: code not in excluded, True)[None, :]
-    for username in (filters.author_username, filters.scope_author):
-        if username is not None:
-            mask &= np.array([row[3] == username for row in rows], dtype=bool)[:, None]
-    if filters.blog_id is not None:
-        mask &= (blog_ids == filters.blog_id)[:, None]
-    if filters.tree is not None:
-        mask &= evaluate(filters.tree)
-
-    return Catalogue(
-        blog_ids=blog_ids,
-        titles=tuple(row[1] for row in rows),
-        author_index=np.searchsorted(np.array(author_ids, dtype=np.int64), [row[2] for row in rows]),
-        usernames=tuple(usernames_by_id[author_id] for author_id in author_ids),
-        country_ids=country_ids,
-        codes=tuple(codes),
-        mask=mask,
-    )
+    """Read the listing and the mask from the database, uncached."""
+    listing = listing_read()
+    return Catalogue(listing, mask_read(filters, listing))

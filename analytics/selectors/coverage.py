@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db.models import Count, Q
-from django.db.models.functions import Coalesce, Trunc
+from django.db.models.functions import Coalesce, TruncDate
 
-from analytics.blockcodec import decode
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, decode
 from analytics.models import (
     BlogView,
     DailyAnalyticsSummary,
@@ -21,8 +21,16 @@ from analytics.models import (
     PeriodAnalyticsSummary,
     ViewChange,
 )
-from analytics.periods import Granularity, local_date, local_midnight, next_period_start, reporting_tz
-from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY, changed_days
+from analytics.periods import (
+    TRAILING_DAYS,
+    Granularity,
+    block_end,
+    changed_days,
+    local_date,
+    local_midnight,
+    reporting_tz,
+    trailing_kind,
+)
 
 
 # --- which blocks and raw ranges cover a request ---------------------------------------------------------------
@@ -48,12 +56,14 @@ class Coverage:
     days: dict[date, int] = field(default_factory=dict)  # day block → span
     periods: dict[tuple[str, date], int] = field(default_factory=dict)  # (granularity, start) → span
     raw: list[tuple[datetime, datetime, int]] = field(default_factory=list)  # [start, end) → span
+    raw_blogs: np.ndarray | None = None  # the raw ranges are read for these blog ids only (None: every blog)
 
     def only(self, spans: set[int]) -> Coverage:
         return Coverage(
             {day: span for day, span in self.days.items() if span in spans},
             {key: span for key, span in self.periods.items() if span in spans},
             [piece for piece in self.raw if piece[2] in spans],
+            self.raw_blogs,
         )
 
     def single_block_spans(self) -> set[int]:
@@ -65,8 +75,8 @@ class Coverage:
     def whole_days(self) -> list[date]:
         """Every day the day and period blocks stand for."""
         days = list(self.days)
-        for granularity, start in self.periods:
-            following = next_period_start(start, Granularity(granularity))
+        for kind, start in self.periods:
+            following = block_end(kind, start)
             days.extend(start + timedelta(days=offset) for offset in range((following - start).days))
         return days
 
@@ -79,20 +89,31 @@ class Coverage:
             self.raw.append((start, end, span))
 
 
-def _whole_period(
-    day: date, last: date, granularity: Granularity, info: FoldInfo, available: set[tuple[str, date]]
-) -> date | None:
-    """The day after the period starting on ``day`` if its block can stand for days ``day``..``last``."""
-    following = next_period_start(day, granularity)
-    if (granularity.value, day) not in available or following - timedelta(days=1) > last:
+def _whole_block(day: date, last: date, kind: str, info: FoldInfo, available: set[tuple[str, date]]) -> date | None:
+    """The day after the block of ``kind`` starting on ``day`` if it can stand for its days within ``day``..``last``."""
+    if (kind, day) not in available:
+        return None
+    following = block_end(kind, day)
+    if following - timedelta(days=1) > last or following - timedelta(days=1) > info.folded_through:
         return None
     if any(day <= dirty < following for dirty in info.dirty_days):
         return None
     return following
 
 
+# Longest first: a trailing year, then the calendar month and week, then the trailing month and week.
+BLOCK_KINDS = (
+    trailing_kind(TRAILING_DAYS[0]),
+    Granularity.MONTH.value,
+    trailing_kind(TRAILING_DAYS[1]),
+    Granularity.WEEK.value,
+    trailing_kind(TRAILING_DAYS[2]),
+)
+
+
 def cover(spans: list[tuple[datetime, datetime]], info: FoldInfo, available: set[tuple[str, date]]) -> Coverage:
-    """Greedy cover of each span [start, end): months, then weeks, then days; raw where blocks cannot serve."""
+    """Greedy cover of each span [start, end): at each day the longest clean block that starts there and fits
+    (``BLOCK_KINDS``), else the day's block; raw where no block can serve."""
     coverage = Coverage()
     for span, (start, end) in enumerate(spans):
         first = local_date(start)
@@ -106,14 +127,11 @@ def cover(spans: list[tuple[datetime, datetime]], info: FoldInfo, available: set
         day, last = first, end_day - timedelta(days=1)
         while day <= last:
             following = None
-            if day.day == 1:
-                following = _whole_period(day, last, Granularity.MONTH, info, available)
+            for kind in BLOCK_KINDS:
+                following = _whole_block(day, last, kind, info, available)
                 if following is not None:
-                    coverage.periods[(Granularity.MONTH.value, day)] = span
-            if following is None and day.weekday() == 0:
-                following = _whole_period(day, last, Granularity.WEEK, info, available)
-                if following is not None:
-                    coverage.periods[(Granularity.WEEK.value, day)] = span
+                    coverage.periods[(kind, day)] = span
+                    break
             if following is None:
                 following = day + timedelta(days=1)
                 if info.is_clean(day):
@@ -185,26 +203,37 @@ def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
     )
 
 
+def raw_ranges_q(coverage: Coverage) -> Q:
+    """The raw events the coverage's raw ranges stand for (of ``raw_blogs`` only, when set)."""
+    ranges = Q(pk__in=[])
+    for start, end, _ in coverage.raw:
+        ranges |= Q(timestamp__gte=start, timestamp__lt=end)
+    if coverage.raw_blogs is not None:
+        ranges &= Q(blog_id__in=[int(blog_id) for blog_id in coverage.raw_blogs])
+    return ranges
+
+
 def raw_cells(coverage: Coverage) -> Cells:
+    """The raw ranges as (span, blog, country, views) cells: one ``GROUP BY`` of local day, blog and country."""
     if not coverage.raw:
         empty = np.zeros(0, dtype=np.int64)
         return Cells(empty, empty, empty, empty)
     span_of_day: dict[date, int] = {}
-    ranges = Q(pk__in=[])
     for start, end, span in coverage.raw:
-        ranges |= Q(timestamp__gte=start, timestamp__lt=end)
         day = local_date(start)
         while local_midnight(day) < end:
             span_of_day[day] = span
             day += timedelta(days=1)
     rows = list(
-        BlogView.objects.filter(ranges)
-        .annotate(day=Trunc("timestamp", "day", tzinfo=reporting_tz()), key=Coalesce("country_id", NO_COUNTRY))
+        BlogView.objects.filter(raw_ranges_q(coverage))
+        .annotate(day=TruncDate("timestamp", tzinfo=reporting_tz()), key=Coalesce("country_id", NO_COUNTRY))
         .values("day", "key", "blog_id")
         .annotate(views=Count("id"))
         .order_by()
         .values_list("day", "blog_id", "key", "views")
     )
-    spans = np.array([span_of_day[local_date(row[0])] for row in rows], dtype=np.int64)
-    columns = np.array([row[1:] for row in rows], dtype=np.int64).reshape(-1, 3)
+    # Dates, not datetimes: no timezone conversion per row, and one dictionary lookup each.
+    spans = np.fromiter((span_of_day[row[0]] for row in rows), dtype=np.int64, count=len(rows))
+    columns = np.fromiter((value for row in rows for value in row[1:]), dtype=np.int64, count=3 * len(rows))
+    columns = columns.reshape(-1, 3)
     return Cells(spans, columns[:, 0], columns[:, 1], columns[:, 2])

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
+from django.db import connection
 
 from analytics import sketches
-from analytics.blockcodec import bits_row, decode, decode_country_matrix, union_bits
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, bits_row, decode, decode_country_matrix, union_bits
 from analytics.filters import AnalyticsQuery, Window
 from analytics.models import (
     BlogView,
@@ -39,7 +40,6 @@ from analytics.selectors.coverage import (
 )
 from analytics.selectors.framing import performance_frame, performance_rows
 from analytics.selectors.rows import NO_TOTALS, Row, Totals
-from analytics.services.folding import ALL_COUNTRIES, NO_COUNTRY
 from analytics.transactions import repeatable_read
 
 logger = logging.getLogger(__name__)
@@ -58,28 +58,66 @@ class Matched:
     views: np.ndarray
 
 
-def _coverage(spans: list[tuple[datetime, datetime]]) -> Coverage | None:
+# A mask that keeps at most RAW_BLOGS_MAX blogs, with at most RAW_VIEWS_MAX views among them in the spans, reads
+# those blogs' raw events through the (blog, timestamp) index rather than whole blocks: the cost then follows
+# the views the answer counts (one author's posts), not every blog a block holds. Measured in docs/design.md.
+RAW_BLOGS_MAX = 200
+RAW_VIEWS_MAX = 20_000
+
+
+def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue) -> Coverage | None:
     info = fold_info()
-    return None if info is None else cover(spans, info, available_periods(spans))
+    if info is None:
+        return None
+    kept = book.mask.kept_blogs()
+    if kept is not None and len(kept) <= RAW_BLOGS_MAX:
+        ids = book.listing.blog_ids[kept]
+        if _few_views(ids, min(start for start, _ in spans), max(end for _, end in spans)):
+            return Coverage(raw=[(start, end, span) for span, (start, end) in enumerate(spans)], raw_blogs=ids)
+    return cover(spans, info, available_periods(spans))
+
+
+def _few_views(blog_ids: np.ndarray, start: datetime, end: datetime) -> bool:
+    """Whether these blogs have at most RAW_VIEWS_MAX views in [start, end). A bounded probe: on PostgreSQL one
+    index range per blog, each stopping after RAW_VIEWS_MAX + 1 entries (a plain LIMIT lets the planner pick a
+    sequential scan)."""
+    if connection.vendor != "postgresql":
+        views = BlogView.objects.filter(blog_id__in=[int(blog) for blog in blog_ids], timestamp__gte=start)
+        return views.filter(timestamp__lt=end)[: RAW_VIEWS_MAX + 1].count() <= RAW_VIEWS_MAX
+    table = connection.ops.quote_name(BlogView._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT coalesce(sum(found), 0) FROM unnest(%s::bigint[]) AS chosen(id), LATERAL (
+                    SELECT count(*) AS found FROM (
+                        SELECT 1 FROM {table} AS viewed
+                        WHERE viewed.blog_id = chosen.id AND viewed.timestamp >= %s AND viewed.timestamp < %s
+                        LIMIT %s
+                    ) AS hits
+                ) AS counted""",
+            [[int(blog) for blog in blog_ids], start, end, RAW_VIEWS_MAX + 1],
+        )
+        (found,) = cursor.fetchone()
+    return int(found) <= RAW_VIEWS_MAX
 
 
 def _matched(coverage: Coverage, book: Catalogue, *, per_country: bool) -> Matched:
     """Entries kept by the mask. Without ``per_country``, masks that ignore the country read block totals, and
     masks that drop a few countries read block totals minus those countries' columns."""
-    if not per_country and not book.ignores_country and book.ignores_blog:
-        dropped = np.flatnonzero(~book.mask[0])
-        if 2 * len(dropped) < book.mask.shape[1]:
+    listing, mask = book.listing, book.mask
+    if not per_country and not mask.ignores_country and mask.ignores_blog:
+        dropped = np.flatnonzero(~mask.column_vector(listing.width))
+        if 2 * len(dropped) < listing.width:
             return _matched_by_complement(coverage, book, dropped)
-    per_country = per_country or not book.ignores_country
+    per_country = per_country or not mask.ignores_country
     cells = read_cells(coverage, book.country_keys() if per_country else [ALL_COUNTRIES])
-    blog = book.blog_positions(cells.blog)
+    blog = listing.blog_positions(cells.blog)
     if per_country:
-        column = book.country_columns(cells.country)
-        keep = book.mask[blog, column]
+        column = listing.country_columns(cells.country)
+        keep = mask.keeps(blog, column)
     else:
         # Raw cells still carry their country; block totals carry ALL_COUNTRIES. Either way only the blog counts.
         column = np.zeros(len(blog), dtype=np.int64)
-        keep = book.mask[blog, 0]
+        keep = mask.keeps_blogs(blog)
     return Matched(cells.span[keep], blog[keep], column[keep], cells.views[keep])
 
 
@@ -87,16 +125,17 @@ def _matched_by_complement(coverage: Coverage, book: Catalogue, dropped_columns:
     """Block totals, plus the raw cells the mask keeps, minus the dropped countries' block columns: far fewer
     bytes than every kept country's column when only a few are dropped (``exclude_country_codes``). Views may
     be negative per entry; only their sums per (span, blog) mean anything."""
-    keys = [NO_COUNTRY if column == 0 else int(book.country_ids[column - 1]) for column in dropped_columns]
+    listing = book.listing
+    keys = [listing.column_key(int(column)) for column in dropped_columns]
     totals = read_cells(coverage, [ALL_COUNTRIES])
     blocks_only = Coverage(coverage.days, coverage.periods, [])
     dropped = read_cells(blocks_only, keys)
-    blog = book.blog_positions(np.concatenate([totals.blog, dropped.blog]))
+    blog = listing.blog_positions(np.concatenate([totals.blog, dropped.blog]))
     column = np.zeros(len(blog), dtype=np.int64)
     keep = np.ones(len(blog), dtype=bool)
     # The raw cells sit at the end of ``totals`` and still carry their country: apply the mask to them.
     raw = slice(len(totals.blog) - totals.raw_count, len(totals.blog))
-    keep[raw] = book.mask[blog[raw], book.country_columns(totals.country[raw])]
+    keep[raw] = book.mask.keeps(blog[raw], listing.country_columns(totals.country[raw]))
     views = np.concatenate([totals.views, -dropped.views])
     span = np.concatenate([totals.span, dropped.span])
     return Matched(span[keep], blog[keep], column[keep], views[keep])
@@ -113,7 +152,7 @@ class CountrySets:
 def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
     """For masks that ignore the blog: block totals and bitsets, no per-blog counts (a few hundred bytes a row)."""
     wanted = book.country_keys()
-    if wanted is not None and 4 * len(wanted) <= len(book.codes) + 1:
+    if wanted is not None and 4 * len(wanted) <= book.listing.width:
         # A few countries: their own rows are fewer bytes than every block's whole country matrix.
         rows = list(block_rows(coverage, wanted, "country_key", "total_views", "blog_bits"))
         keys = np.array([row[1] for row in rows], dtype=np.int64)
@@ -138,19 +177,20 @@ def _merged_country_sets(
     book: Catalogue, keys: np.ndarray, totals: np.ndarray, bits: list[np.ndarray], raw: Cells
 ) -> CountrySets:
     """Per country column: block views plus raw views, and the union of block bitsets and raw blogs, masked."""
-    width = len(book.codes) + 1
-    columns = book.country_columns(keys)
+    listing = book.listing
+    width = listing.width
+    columns = listing.country_columns(keys)
     views = np.bincount(columns, weights=totals, minlength=width).astype(np.int64)
-    top_id = int(book.blog_ids[-1]) if len(book.blog_ids) else 0
+    top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
     seen_ids = union_bits(bits, columns, width, top_id + 1)
-    if seen_ids.shape[1] and (seen_ids.any(axis=0) & ~np.isin(np.arange(top_id + 1), book.blog_ids)).any():
+    if seen_ids.shape[1] and (seen_ids.any(axis=0) & ~np.isin(np.arange(top_id + 1), listing.blog_ids)).any():
         raise InconsistentSummaries("a summary names a blog that no longer exists")
-    seen = seen_ids[:, book.blog_ids] if len(book.blog_ids) else np.zeros((width, 0), dtype=bool)
+    seen = seen_ids[:, listing.blog_ids] if len(listing.blog_ids) else np.zeros((width, 0), dtype=bool)
 
-    raw_blog, raw_column = book.blog_positions(raw.blog), book.country_columns(raw.country)
+    raw_blog, raw_column = listing.blog_positions(raw.blog), listing.country_columns(raw.country)
     views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
     seen[raw_column, raw_blog] = True
-    allowed = book.mask[0]
+    allowed = book.mask.column_vector(width)
     return CountrySets(np.where(allowed, views, 0), seen & allowed[:, None])
 
 
@@ -174,49 +214,72 @@ def _sorted_rows(rows: list[Row], limit: int | None, key: Callable[[Row], Any]) 
 
 def _per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct blogs per country column."""
-    if book.ignores_blog:
+    if book.mask.ignores_blog:
         sets = _country_sets(coverage, book)
         return sets.views, sets.seen.sum(axis=1)
     matched = _matched(coverage, book, per_country=True)
-    views = np.bincount(matched.column, weights=matched.views, minlength=len(book.codes) + 1).astype(np.int64)
-    return views, _seen(book, matched).sum(axis=0)
+    views = np.bincount(matched.column, weights=matched.views, minlength=book.listing.width).astype(np.int64)
+    return views, distinct_counts(matched.column, matched.blog, book.listing.width, len(book.listing.blog_ids))
 
 
-def _seen(book: Catalogue, matched: Matched) -> np.ndarray:
-    """Blog × country column: did the pair have a matching view?"""
-    width = len(book.codes) + 1
-    pairs = np.bincount(matched.blog * width + matched.column, minlength=len(book.blog_ids) * width)
-    return (pairs > 0).reshape(len(book.blog_ids), width)
+def distinct_counts(
+    groups: np.ndarray, members: np.ndarray, group_count: int, member_count: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Per group, how many distinct members it has (with ``weights``: whose weights sum to more than 0).
+
+    Dense (a group × member table) when that table is no bigger than a few times the entries, else by sorting the
+    entries: the cost follows the entries, never blogs × countries or periods × blogs alone.
+    """
+    keys = groups * member_count + members
+    cells = group_count * member_count
+    if cells <= 8 * len(keys) + 65_536:
+        if weights is None:
+            seen = np.zeros(cells, dtype=bool)
+            seen[keys] = True
+        else:
+            seen = np.bincount(keys, weights=weights, minlength=cells) > 0
+        return np.asarray(seen.reshape(group_count, member_count).sum(axis=1), dtype=np.int64)
+    if weights is None:
+        present = np.unique(keys)
+    else:
+        present, inverse = np.unique(keys, return_inverse=True)
+        present = present[np.bincount(inverse, weights=weights, minlength=len(present)) > 0]
+    return np.bincount(present // member_count, minlength=group_count).astype(np.int64)
 
 
 def _per_blog(book: Catalogue, matched: Matched) -> np.ndarray:
-    return np.bincount(matched.blog, weights=matched.views, minlength=len(book.blog_ids)).astype(np.int64)
+    return np.bincount(matched.blog, weights=matched.views, minlength=len(book.listing.blog_ids)).astype(np.int64)
 
 
 def _per_author(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
     per_blog = _per_blog(book, _matched(coverage, book, per_country=False))
-    width = len(book.usernames)
-    views = np.bincount(book.author_index, weights=per_blog, minlength=width).astype(np.int64)
-    blogs = np.bincount(book.author_index, weights=per_blog > 0, minlength=width).astype(np.int64)
+    listing = book.listing
+    width = len(listing.author_ids)
+    views = np.bincount(listing.author_index, weights=per_blog, minlength=width).astype(np.int64)
+    blogs = np.bincount(listing.author_index, weights=per_blog > 0, minlength=width).astype(np.int64)
     return views, blogs
 
 
 def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct (named) countries per blog position."""
-    if book.mask.all():
+    if book.mask.keeps_everything:
         # Unfiltered: one read of the ALL rows gives views per blog (their entries) and countries per blog
         # (their country matrices); the raw ranges are read once for both.
         columns = ("blog_ids", "view_counts", "unique_blogs", "country_matrix")
         rows = list(block_rows(coverage, [ALL_COUNTRIES], *columns))
         raw = raw_cells(coverage)
         decoded = decode([(ids, counts, size) for _, ids, counts, size, _ in rows])
-        blog = book.blog_positions(np.concatenate([decoded.blog, raw.blog]))
+        blog = book.listing.blog_positions(np.concatenate([decoded.blog, raw.blog]))
         views = np.concatenate([decoded.views, raw.views])
-        per_blog = np.bincount(blog, weights=views, minlength=len(book.blog_ids)).astype(np.int64)
+        per_blog = np.bincount(blog, weights=views, minlength=len(book.listing.blog_ids)).astype(np.int64)
         sets = _matrix_country_sets(book, [row[4] for row in rows], raw)
         return per_blog, sets.seen[1:].sum(axis=0)
     matched = _matched(coverage, book, per_country=True)
-    return _per_blog(book, matched), _seen(book, matched)[:, 1:].sum(axis=1)
+    named = matched.column > 0
+    blogs = len(book.listing.blog_ids)
+    return _per_blog(book, matched), distinct_counts(
+        matched.blog[named], matched.column[named], blogs, book.listing.width
+    )
 
 
 def _answer(
@@ -234,7 +297,7 @@ def _answer(
         if span is None:
             return empty()
         book = catalogue(query.filters)
-        coverage = _coverage([span])
+        coverage = _coverage([span], book)
         if coverage is None:
             return fallback(query)
         try:
@@ -247,10 +310,13 @@ def _answer(
 def _approximate_per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray] | None:
     """IDEEZA_USE_HLL: exact views from block totals, distinct blogs from the day sketches; ``None`` when the
     window is not whole clean days or the filters look at blogs (then the exact path answers)."""
-    if not sketches.enabled() or coverage.raw or not book.ignores_blog or not coverage.days and not coverage.periods:
+    listing = book.listing
+    if not sketches.enabled() or coverage.raw or not book.mask.ignores_blog:
         return None
-    width = len(book.codes) + 1
-    keys = [NO_COUNTRY, *(int(key) for key in book.country_ids)]
+    if not coverage.days and not coverage.periods:
+        return None
+    width = listing.width
+    keys = [NO_COUNTRY, *(int(key) for key in listing.country_ids)]
     # Days with no views have no sketch to read (and need none).
     viewed_days = DailyAnalyticsSummary.objects.filter(
         country_key=ALL_COUNTRIES, date__in=coverage.whole_days(), total_views__gt=0
@@ -259,16 +325,17 @@ def _approximate_per_country(book: Catalogue, coverage: Coverage) -> tuple[np.nd
     if blogs_by_key is None:
         return None
     rows = list(block_rows(coverage, book.country_keys(), "country_key", "total_views"))
-    columns = book.country_columns(np.array([row[1] for row in rows], dtype=np.int64))
+    columns = listing.country_columns(np.array([row[1] for row in rows], dtype=np.int64))
     views = np.bincount(columns, weights=[row[2] for row in rows], minlength=width).astype(np.int64)
     blogs = np.array([blogs_by_key[key] for key in keys], dtype=np.int64)
-    allowed = book.mask[0]
+    allowed = book.mask.column_vector(width)
     return np.where(allowed, views, 0), np.where(allowed, blogs, 0)
 
 
 def _country_rows(book: Catalogue, coverage: Coverage, make: Callable[[str, int, int], Row]) -> list[Row]:
     views, blogs = _approximate_per_country(book, coverage) or _per_country(book, coverage)
-    return [make(book.codes[c - 1], int(views[c]), int(blogs[c])) for c in range(1, len(views)) if views[c]]
+    codes = book.listing.codes
+    return [make(codes[c - 1], int(views[c]), int(blogs[c])) for c in range(1, len(views)) if views[c]]
 
 
 def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
@@ -290,7 +357,9 @@ def top_countries(query: AnalyticsQuery) -> list[Row]:
 def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        rows = [Row(book.usernames[a], int(blogs[a]), int(views[a]), book.usernames[a]) for a in np.flatnonzero(views)]
+        shown = np.flatnonzero(views)
+        names = book.listing.usernames(shown)
+        rows = [Row(name, int(blogs[a]), int(views[a]), name) for a, name in zip(shown, names, strict=True)]
         return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
 
     return _answer(query, build, reference.blog_views_by_author)
@@ -299,7 +368,9 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
 def top_authors(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        rows = [Row(book.usernames[a], int(views[a]), int(blogs[a]), book.usernames[a]) for a in np.flatnonzero(views)]
+        shown = np.flatnonzero(views)
+        names = book.listing.usernames(shown)
+        rows = [Row(name, int(views[a]), int(blogs[a]), name) for a, name in zip(shown, names, strict=True)]
         return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
 
     return _answer(query, build, reference.top_authors)
@@ -308,26 +379,31 @@ def top_authors(query: AnalyticsQuery) -> list[Row]:
 def top_blogs(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, countries = _per_blog_with_countries(book, coverage)
-        order = sorted(np.flatnonzero(views), key=lambda b: (-views[b], book.blog_ids[b]))
+        viewed = np.flatnonzero(views)
+        # Positions ascend with blog ids, so a stable sort by views alone breaks ties by blog id (SPEC §5).
+        order = viewed[np.argsort(-views[viewed], kind="stable")]
         if query.limit is not None:
             order = order[: query.limit]
-        return [Row(book.titles[b], int(views[b]), int(countries[b]), int(book.blog_ids[b])) for b in order]
+        ids, titles = book.listing.blog_ids, book.listing.titles(order)
+        return [
+            Row(title, int(views[b]), int(countries[b]), int(ids[b])) for b, title in zip(order, titles, strict=True)
+        ]
 
     return _answer(query, build, reference.top_blogs)
 
 
 def _totals(book: Catalogue, coverage: Coverage) -> Totals:
     """One read: the country sets when the mask ignores the blog, else the masked per-country cells."""
-    if book.ignores_blog:
+    if book.mask.ignores_blog:
         sets = _country_sets(coverage, book)
         seen = sets.seen.any(axis=0)
         views, countries = int(sets.views.sum()), int(np.count_nonzero(sets.views[1:]))
     else:
         matched = _matched(coverage, book, per_country=True)
         seen = _per_blog(book, matched) > 0
-        per_column = np.bincount(matched.column, weights=matched.views, minlength=len(book.codes) + 1)
+        per_column = np.bincount(matched.column, weights=matched.views, minlength=book.listing.width)
         views, countries = int(matched.views.sum()), int(np.count_nonzero(per_column[1:]))
-    authors = len(np.unique(book.author_index[seen]))
+    authors = len(np.unique(book.listing.author_index[seen]))
     return Totals(views=views, blogs=int(seen.sum()), authors=authors, countries=countries)
 
 
@@ -341,7 +417,7 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
     views = np.zeros(slots, dtype=np.int64)
     blogs = np.zeros(slots, dtype=np.int64)
     rest = coverage
-    if book.mask.all():
+    if book.mask.keeps_everything:
         single = coverage.single_block_spans()
         if single:
             rows = block_rows(coverage.only(single), [ALL_COUNTRIES], "total_views", "unique_blogs")
@@ -350,10 +426,9 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
             rest = coverage.only(set(range(slots)) - single)
     matched = _matched(rest, book, per_country=False)
     views += np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
-    width = len(book.blog_ids)
-    if width:
-        seen = np.bincount(matched.span * width + matched.blog, weights=matched.views, minlength=slots * width) > 0
-        blogs += seen.reshape(slots, width).sum(axis=1)
+    if len(book.listing.blog_ids):
+        # Complement reads carry negative entries: a blog counts in a span when its views there sum above 0.
+        blogs += distinct_counts(matched.span, matched.blog, slots, len(book.listing.blog_ids), weights=matched.views)
     return views, blogs
 
 
@@ -364,7 +439,7 @@ def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[
             return []
         spans = [frame.period_range(-1)] + [frame.period_range(index) for index in range(len(frame.starts))]
         book = catalogue(query.filters)
-        coverage = _coverage(spans)
+        coverage = _coverage(spans, book)
         if coverage is None:
             return reference.performance(query, now=now, x_metric=x_metric)
         try:

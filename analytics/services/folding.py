@@ -9,7 +9,7 @@ streamed cell at a time, so memory stays flat as events grow. See docs/design.md
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
 from analytics import sketches
-from analytics.blockcodec import encode_bits, encode_country_matrix, encode_counts, encode_ids
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, PackedBlock
 from analytics.models import (
     BlogView,
     DailyAnalyticsSummary,
@@ -29,11 +29,18 @@ from analytics.models import (
     PeriodAnalyticsSummary,
     ViewChange,
 )
-from analytics.periods import Granularity, local_date, local_midnight, next_period_start, period_start, reporting_tz
+from analytics.periods import (
+    Granularity,
+    changed_days,
+    local_date,
+    local_midnight,
+    next_period_start,
+    period_start,
+    reporting_tz,
+)
+from analytics.services.rollups import trailing_due, trailing_write
 from analytics.transactions import repeatable_read
 
-ALL_COUNTRIES = -1  # country_key of the row that sums a block over every country (and marks it as folded)
-NO_COUNTRY = 0
 WRITE_BATCH = 500
 STREAM_CHUNK = 20_000
 
@@ -50,10 +57,11 @@ class FoldPlan:
     months: tuple[date, ...]
     folded_through: date
     pending_changes: int
+    trailing: tuple[int, ...] = ()  # lengths of the trailing blocks to build (missing, or holding a folded day)
 
     @property
     def blocks(self) -> int:
-        return len(self.days) + len(self.weeks) + len(self.months)
+        return len(self.days) + len(self.weeks) + len(self.months) + len(self.trailing)
 
 
 @dataclass
@@ -63,15 +71,6 @@ class FoldReport:
     rows_written: int = 0
     seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
-
-
-def changed_days(buckets: Iterable[datetime]) -> set[date]:
-    """The reporting-timezone days an hour bucket (UTC) overlaps: one, or two for a half-hour offset."""
-    days: set[date] = set()
-    for bucket in buckets:
-        days.add(local_date(bucket))
-        days.add(local_date(bucket + timedelta(hours=1) - timedelta(microseconds=1)))
-    return days
 
 
 def _day_range(first: date, last: date) -> set[date]:
@@ -120,6 +119,7 @@ def _fold_plan(*, today: date, days: int | None, force: bool, full: bool) -> tup
         months=whole_periods(Granularity.MONTH),
         folded_through=today,
         pending_changes=len(buckets),
+        trailing=trailing_due(today, selected, full=full),
     )
     return plan, buckets
 
@@ -158,26 +158,6 @@ def _runs(starts: tuple[date, ...], granularity: Granularity) -> Iterator[tuple[
         run.append(start)
     if run:
         yield tuple(run)
-
-
-@dataclass(frozen=True)
-class PackedBlock:
-    start: date
-    country_key: int
-    blog_ids: list[int]
-    view_counts: list[int]
-    countries: tuple[tuple[int, int, list[int]], ...] = ()  # ALL rows: (key, views, ids) of every country
-
-    def fields(self) -> dict[str, object]:
-        return {
-            "country_key": self.country_key,
-            "blog_ids": encode_ids(self.blog_ids),
-            "view_counts": encode_counts(self.view_counts),
-            "blog_bits": encode_bits(self.blog_ids),
-            "country_matrix": encode_country_matrix(self.countries) if self.country_key == ALL_COUNTRIES else b"",
-            "total_views": sum(self.view_counts),
-            "unique_blogs": len(self.blog_ids),
-        }
 
 
 def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...]) -> Iterator[PackedBlock]:
@@ -219,7 +199,7 @@ def _write(
     last_start: date | None = None
     for packed in _pack(_cells(granularity, starts), starts):
         if sketch is not None:
-            sketch.setdefault(packed.start, {})[packed.country_key] = packed.blog_ids
+            sketch.setdefault(packed.start, {})[packed.country_key] = list(packed.blog_ids)
         common = packed.fields()
         if granularity is Granularity.DAY:
             batch.append(DailyAnalyticsSummary(date=packed.start, **common))
@@ -294,6 +274,7 @@ def summaries_fold(
         report.rows_written += _write(Granularity.WEEK, plan.weeks, step)
         report.rows_written += _write(Granularity.MONTH, plan.months, step)
         _delete_folded_changes(plan, buckets)
+        report.rows_written += trailing_write(today, plan.trailing, progress=step)
         FoldState.objects.update_or_create(
             pk=1,
             defaults={

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from analytics.models import Blog
+from analytics.selectors import summaries
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 
@@ -20,6 +21,19 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _blocks_for_every_filter(monkeypatch):
+    """The fast path reads a few blogs' raw events instead of blocks (``summaries.RAW_BLOGS_MAX``); on test-sized
+    data every blog filter would qualify and the block path would go untested. So tests read blocks, unless
+    they ask for the narrowed read (``narrowed_reads``; the differential suites run both)."""
+    monkeypatch.setattr(summaries, "RAW_BLOGS_MAX", -1)
+
+
+def narrowed_reads():  # type: ignore[no-untyped-def]
+    """A context in which every mask that keeps some blogs reads their raw events (no block is read for them)."""
+    return mock.patch.multiple(summaries, RAW_BLOGS_MAX=10**9, RAW_VIEWS_MAX=10**9)
 
 
 @pytest.fixture

@@ -19,11 +19,13 @@ EXIT_LOCKED = 75  # EX_TEMPFAIL: cron may simply try again next time
 MSG_BAD_DAYS = "--days must be a positive number of days, e.g. --days 7."
 MSG_FULL_AND_DAYS = "--full rebuilds every day; drop --days (or drop --full to refold only the last N days)."
 MSG_DONE = (
-    "precalculate_stats: folded {blocks:,} blocks ({days:,} days, {weeks:,} weeks, {months:,} months), "
+    "precalculate_stats: folded {blocks:,} blocks ({days:,} days, {weeks:,} weeks, {months:,} months, "
+    "{trailing} trailing), "
     "wrote {rows:,} rows in {seconds:.1f}s; lock: {locks}."
 )
 MSG_DRY_RUN = (
-    "precalculate_stats --dry-run: would fold {blocks:,} blocks ({days:,} days, {weeks:,} weeks, {months:,} months)"
+    "precalculate_stats --dry-run: would fold {blocks:,} blocks ({days:,} days, {weeks:,} weeks, {months:,} months, "
+    "{trailing} trailing)"
     "{full}; {pending:,} hours with changed views are pending. Nothing was written."
 )
 
@@ -78,7 +80,13 @@ class Command(BaseCommand):
 
     def _report(self, report: FoldReport, locks: list[str]) -> None:
         plan = report.plan
-        counts = {"blocks": plan.blocks, "days": len(plan.days), "weeks": len(plan.weeks), "months": len(plan.months)}
+        counts = {
+            "blocks": plan.blocks,
+            "days": len(plan.days),
+            "weeks": len(plan.weeks),
+            "months": len(plan.months),
+            "trailing": len(plan.trailing),
+        }
         if report.dry_run:
             full = ", a full rebuild" if plan.full else ""
             self.stdout.write(MSG_DRY_RUN.format(full=full, pending=plan.pending_changes, **counts))

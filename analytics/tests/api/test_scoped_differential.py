@@ -36,6 +36,7 @@ from analytics.tests.api.test_differential import (
     scenarios,
     store,
 )
+from analytics.tests.conftest import narrowed_reads
 
 PATHS = [*ENDPOINTS, "performance", "totals"]
 
@@ -95,6 +96,18 @@ class TestScopedAnswersEqualTheAuthorLeafAnded(TestCase):
     @EXAMPLES
     @given(scenario=scenarios("UTC"), picks=st.lists(st.integers(0, 1000), max_size=8), data=st.data())
     def test_scoped_answers(self, scenario: Scenario, picks: list[int], data: st.DataObject) -> None:
+        self.scoped_answers(scenario, picks, data)
+
+    @EXAMPLES
+    @given(scenario=scenarios("UTC"), picks=st.lists(st.integers(0, 1000), max_size=8), data=st.data())
+    def test_scoped_answers_reading_the_authors_raw_views(
+        self, scenario: Scenario, picks: list[int], data: st.DataObject
+    ) -> None:
+        """An author's blogs are few: on a platform their answers read those blogs' raw views (the narrowed read)."""
+        with narrowed_reads():
+            self.scoped_answers(scenario, picks, data)
+
+    def scoped_answers(self, scenario: Scenario, picks: list[int], data: st.DataObject) -> None:
         cache.clear()
         store(scenario.events)
         users = get_user_model().objects

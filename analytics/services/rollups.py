@@ -1,0 +1,100 @@
+"""Trailing blocks: the last 364, 29 and 6 whole days before the fold's today, rolled up from the fold's own blocks.
+
+``range=year|month|week`` asks for exactly those days plus today, so one trailing block (51 rows) serves what
+would otherwise be a dozen month, week and day blocks (600 rows): per-request work then follows the blogs and
+countries of one block, not of every block in a year. A trailing block is the merge, per country, of the day,
+week and month blocks that cover its days, inside the fold's transaction, so it holds exactly what they hold
+(and so what the raw events say). It is rebuilt only when its window moves (a new day) or a day in it was
+folded again (a late write); a day that is dirty when the fold ends leaves no trailing block over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import numpy as np
+
+from analytics.blockcodec import ALL_COUNTRIES, Ids, PackedBlock, decode
+from analytics.models import PeriodAnalyticsSummary, ViewChange
+from analytics.periods import TRAILING_DAYS, changed_days, local_midnight, trailing_kind
+from analytics.selectors.coverage import Coverage, FoldInfo, available_periods, block_rows, cover
+
+
+def _window(days: int, today: date) -> tuple[str, date, set[date]]:
+    start = today - timedelta(days=days)
+    return trailing_kind(days), start, {start + timedelta(days=offset) for offset in range(days)}
+
+
+def trailing_due(today: date, folded_days: set[date], *, full: bool) -> tuple[int, ...]:
+    """The trailing blocks (by length) a fold of ``folded_days`` must build: missing ones, and those holding a
+    folded day."""
+    due = []
+    for days in sorted(TRAILING_DAYS):  # shortest first: a longer block may roll up the shorter ones built here
+        kind, start, window = _window(days, today)
+        exists = PeriodAnalyticsSummary.objects.filter(granularity=kind, start=start, country_key=ALL_COUNTRIES)
+        if full or window & folded_days or not exists.exists():
+            due.append(days)
+    return tuple(due)
+
+
+def trailing_write(today: date, due: tuple[int, ...], *, progress: Callable[[], None]) -> int:
+    """Build the ``due`` trailing blocks ending yesterday and drop every trailing block of another window. Runs
+    inside the fold's transaction, after its day, week and month blocks are written and its markers consumed."""
+    dirty = frozenset(changed_days(ViewChange.objects.values_list("bucket", flat=True).distinct()))
+    info = FoldInfo(folded_through=today, dirty_days=dirty)
+    # Drop every trailing block but the current ones not due, before rolling up, so that no outdated block can be
+    # rolled into a new one.
+    stale = PeriodAnalyticsSummary.objects.filter(granularity__in=[trailing_kind(days) for days in TRAILING_DAYS])
+    for days in TRAILING_DAYS:
+        if days not in due:
+            kind, start, _ = _window(days, today)
+            stale = stale.exclude(granularity=kind, start=start)
+    stale.delete()
+    written = 0
+    for days in due:
+        kind, start, window = _window(days, today)
+        if not window & dirty:  # a day in it changed during the fold: no block may stand for it yet
+            written += _rollup(kind, start, today, info)
+        progress()
+    return written
+
+
+def _rollup(kind: str, start: date, end: date, info: FoldInfo) -> int:
+    """Write the block of days ``start``..``end - 1`` from the blocks that cover them, one country at a time."""
+    span = (local_midnight(start), local_midnight(end))
+    coverage = cover([span], info, available_periods([span]))
+    if coverage.raw:  # cannot happen for whole clean days; never write a block that would not be exact
+        raise RuntimeError(f"the {kind} block of {start} is not covered by blocks: {coverage.raw}")
+    keys = sorted({key for _, key in block_rows(coverage, None, "country_key")})
+    rows: list[PeriodAnalyticsSummary] = []
+    totals = np.zeros(0, dtype=np.int64)
+    countries: list[tuple[int, int, Ids]] = []
+    for key in keys:
+        ids, counts = _merged(coverage, key)
+        if len(ids):
+            totals = _added(totals, ids, counts)
+            countries.append((key, int(counts.sum()), ids))
+            packed = PackedBlock(start, key, ids, counts)
+            rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **packed.fields()))
+    viewed = np.flatnonzero(totals)
+    whole = PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], tuple(countries))
+    rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **whole.fields()))
+    PeriodAnalyticsSummary.objects.bulk_create(rows, batch_size=100)
+    return len(rows)
+
+
+def _merged(coverage: Coverage, key: int) -> tuple[np.ndarray, np.ndarray]:
+    """One country's blog ids (ascending) and views summed over every block of the coverage."""
+    found = list(block_rows(coverage, [key], "blog_ids", "view_counts", "unique_blogs"))
+    decoded = decode([(ids, counts, size) for _, ids, counts, size in found])
+    ids, inverse = np.unique(decoded.blog, return_inverse=True)
+    return ids, np.bincount(inverse, weights=decoded.views, minlength=len(ids)).astype(np.int64)
+
+
+def _added(totals: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``totals`` (views by blog id) with ``counts`` of ``ids`` added, grown as needed."""
+    if int(ids[-1]) >= len(totals):
+        totals = np.concatenate([totals, np.zeros(int(ids[-1]) + 1 - len(totals), dtype=np.int64)])
+    totals[ids] += counts
+    return totals
