@@ -50,7 +50,13 @@ def encode_bits(blog_ids: Sequence[int] | np.ndarray) -> bytes:
 
 
 def union_bits(blocks: Sequence[np.ndarray], groups: np.ndarray, group_count: int, width_bits: int) -> np.ndarray:
-    """OR bitset rows by group: a (group_count, width_bits) boolean matrix.
+    """OR bitset rows by group: a (group_count, width_bits) boolean matrix (``union_packed``, unpacked)."""
+    merged = union_packed(blocks, groups, group_count, width_bits)
+    return np.unpackbits(merged, axis=1, count=width_bits, bitorder="little").astype(bool)
+
+
+def union_packed(blocks: Sequence[np.ndarray], groups: np.ndarray, group_count: int, width_bits: int) -> np.ndarray:
+    """OR bitset rows by group: a (group_count, ceil(width_bits / 8)) uint8 matrix of little-endian bitsets.
 
     ``blocks`` are uint8 matrices of bitset rows (one row per entry of ``groups``, in order); rows may be
     narrower than ``width_bits`` (missing bytes are zero) or wider (the extra bytes are ignored).
@@ -69,7 +75,7 @@ def union_bits(blocks: Sequence[np.ndarray], groups: np.ndarray, group_count: in
         sorted_groups = groups[order]
         starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
         merged[sorted_groups[starts]] = np.bitwise_or.reduceat(matrix[order], starts, axis=0)
-    return np.unpackbits(merged, axis=1, count=width_bits, bitorder="little").astype(bool)
+    return merged
 
 
 def bits_row(blob: bytes | memoryview) -> np.ndarray:

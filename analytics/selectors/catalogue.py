@@ -124,17 +124,20 @@ def listing_read() -> Listing:
 
 
 def _blog_columns() -> tuple[np.ndarray, np.ndarray]:
-    """(ids ascending, author ids): on PostgreSQL as two aggregated strings parsed by numpy, which is several times
-    faster than 100,000 Python tuples; elsewhere row by row."""
+    """(ids ascending, author ids): on PostgreSQL as two aggregated strings parsed by numpy (both aggregates read
+    the rows in one pass, so the two lists line up; sorted here, not by the database), several times faster than
+    100,000 Python tuples; elsewhere row by row."""
     table = connection.ops.quote_name(Blog._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            aggregate = "string_agg({}::text, ',' ORDER BY id)"
-            cursor.execute(f"SELECT {aggregate.format('id')}, {aggregate.format('author_id')} FROM {table}")
-            ids, authors = cursor.fetchone()
-            if ids is None:
+            cursor.execute(f"SELECT string_agg(id::text, ','), string_agg(author_id::text, ',') FROM {table}")
+            ids_text, authors_text = cursor.fetchone()
+            if ids_text is None:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-            return np.fromstring(ids, dtype=np.int64, sep=","), np.fromstring(authors, dtype=np.int64, sep=",")
+            ids = np.fromstring(ids_text, dtype=np.int64, sep=",")
+            authors = np.fromstring(authors_text, dtype=np.int64, sep=",")
+            order = np.argsort(ids, kind="stable")
+            return ids[order], authors[order]
         cursor.execute(f"SELECT id, author_id FROM {table} ORDER BY id")
         rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
     return rows[:, 0].copy(), rows[:, 1].copy()

@@ -19,7 +19,15 @@ import numpy as np
 from django.db import connection
 
 from analytics import sketches
-from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, bits_row, decode, decode_country_matrix, union_bits
+from analytics.blockcodec import (
+    ALL_COUNTRIES,
+    NO_COUNTRY,
+    bits_row,
+    decode,
+    decode_country_matrix,
+    union_bits,
+    union_packed,
+)
 from analytics.filters import AnalyticsQuery, Window
 from analytics.models import (
     BlogView,
@@ -414,6 +422,9 @@ def totals(query: AnalyticsQuery) -> Totals:
 def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct blogs of each span. Unfiltered, a span served by one block alone takes that block's
     stored totals; the other spans decode their entries."""
+    keys = book.country_keys()
+    if book.mask.ignores_blog and keys is not None and 4 * len(keys) <= book.listing.width:
+        return _per_span_of_few_countries(coverage, book, slots, keys)
     views = np.zeros(slots, dtype=np.int64)
     blogs = np.zeros(slots, dtype=np.int64)
     rest = coverage
@@ -430,6 +441,31 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
         # Complement reads carry negative entries: a blog counts in a span when its views there sum above 0.
         blogs += distinct_counts(matched.span, matched.blog, slots, len(book.listing.blog_ids), weights=matched.views)
     return views, blogs
+
+
+def _per_span_of_few_countries(
+    coverage: Coverage, book: Catalogue, slots: int, keys: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A mask of a few countries: each span's views are its kept rows' stored totals, and its distinct blogs the
+    popcount of their OR-ed bitsets, with the raw cells added: no entry is decoded."""
+    listing = book.listing
+    rows = list(block_rows(coverage, keys, "total_views", "blog_bits"))
+    spans = np.array([row[0] for row in rows], dtype=np.int64)
+    views = np.bincount(spans, weights=[row[1] for row in rows], minlength=slots).astype(np.int64)
+    top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
+    bitsets = [bits_row(row[2]) for row in rows]
+    seen = union_packed(bitsets, spans, slots, top_id + 1)
+    existing = np.packbits(np.isin(np.arange(top_id + 1), listing.blog_ids), bitorder="little")
+    beyond = any(bits[:, seen.shape[1] :].any() for bits in bitsets)
+    if beyond or (np.bitwise_or.reduce(seen, axis=0) & ~existing).any():
+        raise InconsistentSummaries("a summary names a blog that no longer exists")
+    raw = raw_cells(coverage)
+    kept = book.mask.column_vector(listing.width)[listing.country_columns(raw.country)]
+    views += np.bincount(raw.span[kept], weights=raw.views[kept], minlength=slots).astype(np.int64)
+    listing.blog_positions(raw.blog)  # raises for a blog that no longer exists
+    raw_span, raw_blog = raw.span[kept], raw.blog[kept]
+    np.bitwise_or.at(seen, (raw_span, raw_blog >> 3), (1 << (raw_blog & 7)).astype(np.uint8))
+    return views, np.bitwise_count(seen).sum(axis=1).astype(np.int64)
 
 
 def performance(query: AnalyticsQuery, *, now: datetime, x_metric: str) -> list[Row]:
