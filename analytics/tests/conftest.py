@@ -1,13 +1,18 @@
-"""Shared fixtures: an empty cache per test, an API client, and the hand-computed data set."""
+"""Shared fixtures: an empty cache per test, the live server, an API client, and the hand-computed data set."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
 from django.core.cache import cache
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
 from analytics.models import Blog
@@ -20,6 +25,41 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+class SerialLiveServerThread(LiveServerThread):
+    """A live server that answers one request at a time, on its own thread (Django's plain ``WSGIServer``).
+
+    On in-memory SQLite the test and the server share the test's one connection. Django's threaded server runs
+    each request on a thread of its own, so parallel requests (the dashboard sends six) interleave their
+    transactions on that connection: "cannot start a transaction within a transaction", answered 503. Served
+    one at a time they cannot. Without a threading server Django's handler answers ``Connection: close``, so an
+    idle keep-alive connection never holds the next request up.
+    """
+
+    def _create_server(self, connections_override=None):  # type: ignore[no-untyped-def]
+        # run() has already put the shared connections on this thread, which is the only one serving.
+        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[LiveServer]:
+    """pytest-django's ``live_server``, serving one request at a time when it shares an in-memory SQLite
+    connection with the tests; on PostgreSQL it stays Django's threaded server."""
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    threaded = server.thread
+    if threaded.connections_override:
+        server.thread = SerialLiveServerThread(
+            threaded.host,
+            threaded.static_handler,
+            connections_override=threaded.connections_override,
+            port=threaded.port,
+        )
+        server.thread.daemon = True
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

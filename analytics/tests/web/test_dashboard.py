@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
@@ -36,15 +35,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
 
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only() -> None:
-    # Django's live server shares the test's one in-memory SQLite connection between its threads, so the page's
-    # six parallel requests trip over each other's transactions ("cannot start a transaction within a
-    # transaction", answered 503): a harness artefact, not the service's. These run on the PostgreSQL leg.
-    if connection.vendor == "sqlite":
-        pytest.skip("the page's parallel requests need a real database server: runs on the PostgreSQL leg")
 
 
 @pytest.fixture(scope="module")
