@@ -1,7 +1,7 @@
 """The dashboard (SPEC §11) in a real browser: every number on the page is the API's number for the same body.
 
 Chromium is Debian's (/usr/bin/chromium); Playwright never downloads a browser here. Without it (or without the
-playwright package) the tests skip, unless CI is set: there a missing browser is a failure. They run on both legs
+playwright package) the tests skip, unless CI is set: there either missing is a failure. They run on both legs
 (the suite's live server, analytics/tests/conftest.py).
 """
 
@@ -356,9 +356,8 @@ def layout(page) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("viewport", [(1280, 900), (390, 844)], ids=["desktop", "phone"])
-def test_nothing_moves_when_the_numbers_arrive(browser, live_server, ten_of_each, viewport):
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = context.new_page()
+def test_nothing_moves_when_the_numbers_arrive(page, live_server, ten_of_each, viewport):
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
     held = hold_api(page)
     page.goto(f"{live_server.url}/dashboard/?range=month&compare_to=previous_period")
     wait_held(page, held, 6)
@@ -369,6 +368,7 @@ def test_nothing_moves_when_the_numbers_arrive(browser, live_server, ten_of_each
     shown = layout(page)
     assert (shown["placeholders"], shown["busy"]) == (0, 0)
     assert len(page_numbers(page)["tables"]["top/blog"]) == SKELETON_ROWS
+    assert_page_matches_api(page, live_server, {"range": "month", "compare_to": "previous_period"})
     assert shown["boxes"] == loading["boxes"]
     assert shown["height"] == loading["height"]
 
@@ -381,4 +381,4 @@ def test_nothing_moves_when_the_numbers_arrive(browser, live_server, ten_of_each
     release(held)
     wait_ready(page, 1)
     assert layout(page)["boxes"] == reloading["boxes"] == shown["boxes"]
-    context.close()
+    assert page.problems == []
