@@ -1,13 +1,19 @@
-"""Shared fixtures: an empty cache per test, an API client, and the hand-computed data set."""
+"""Shared fixtures: an empty cache per test, blocks for every filter, the live server, an API client, and the
+hand-computed data set."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from unittest import mock
 
 import pytest
 from django.core.cache import cache
+from django.core.servers.basehttp import WSGIServer
+from django.test.testcases import LiveServerThread, QuietWSGIRequestHandler
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
 from analytics.models import Blog
@@ -34,6 +40,41 @@ def _blocks_for_every_filter(monkeypatch):
 def narrowed_reads():  # type: ignore[no-untyped-def]
     """A context in which every mask that keeps some blogs reads their raw events (no block is read for them)."""
     return mock.patch.multiple(summaries, RAW_BLOGS_MAX=10**9, RAW_VIEWS_MAX=10**9)
+
+
+class SerialLiveServerThread(LiveServerThread):
+    """A live server that answers one request at a time, on its own thread (Django's plain ``WSGIServer``).
+
+    On in-memory SQLite the test and the server share the test's one connection. Django's threaded server runs
+    each request on a thread of its own, so parallel requests (the dashboard sends six) interleave their
+    transactions on that connection: "cannot start a transaction within a transaction", answered 503. Served
+    one at a time they cannot. Without a threading server Django's handler answers ``Connection: close``, so an
+    idle keep-alive connection never holds the next request up.
+    """
+
+    def _create_server(self, connections_override=None):  # type: ignore[no-untyped-def]
+        # run() has already put the shared connections on this thread, which is the only one serving.
+        return WSGIServer((self.host, self.port), QuietWSGIRequestHandler, allow_reuse_address=False)
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, django_db_setup: None) -> Iterator[LiveServer]:
+    """pytest-django's ``live_server``, serving one request at a time when it shares an in-memory SQLite
+    connection with the tests; on PostgreSQL it stays Django's threaded server."""
+    addr = request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    server = LiveServer(addr, start=False)
+    threaded = server.thread
+    if threaded.connections_override:
+        server.thread = SerialLiveServerThread(
+            threaded.host,
+            threaded.static_handler,
+            connections_override=threaded.connections_override,
+            port=threaded.port,
+        )
+        server.thread.daemon = True
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

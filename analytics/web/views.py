@@ -15,9 +15,18 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# Placeholder rows before the first answer: top/* answer at most `limit` rows, 10 by default (the page sends no
+# limit), so a table of ten rows keeps its height when its numbers arrive.
+SKELETON_ROWS = 10
+
+
 @require_safe
 def dashboard(request: HttpRequest) -> HttpResponse:
     """GET /dashboard/: the page; with IDEEZA_API_OPEN=false its script asks the user to sign in first."""
-    response = render(request, "analytics/dashboard.html", {"api_open": settings.IDEEZA_API_OPEN})
+    response = render(
+        request,
+        "analytics/dashboard.html",
+        {"api_open": settings.IDEEZA_API_OPEN, "skeleton_rows": range(SKELETON_ROWS)},
+    )
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return response

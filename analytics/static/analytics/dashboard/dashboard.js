@@ -3,11 +3,12 @@
   "use strict";
   const body = document.body;
   const API = body.dataset.api;
-  const FIELDS = ["range", "start_date", "end_date", "compare", "compare_to", "country_codes", "author_username", "blog_id", "title"];
+  const FIELDS = ["range", "start_date", "end_date", "compare", "compare_to", "country_codes", "author_username", "blog_id", "blog_title", "title"];
   const form = document.getElementById("controls");
   const errorBox = document.getElementById("error");
   let chart = null;
   let loads = 0;  // the latest load wins: an older answer arriving late must not overwrite a newer one
+  let refreshing = null;  // the one token refresh under way: the page's requests may all meet the same expiry
 
   function token() { return sessionStorage.getItem("ideeza.access"); }
 
@@ -24,18 +25,33 @@
     ["range", "start_date", "end_date", "author_username", "compare_to"].forEach((f) => { if (state[f]) b[f] = state[f]; });
     if (state.country_codes) b.country_codes = state.country_codes.split(",").map((s) => s.trim()).filter(Boolean);
     if (state.blog_id) b.blog_id = /^\d+$/.test(state.blog_id) ? Number(state.blog_id) : state.blog_id;
-    if (state.title) b.filters = { contains: { field: "blog_title", value: state.title } };
+    // A blog link filters by the exact title (rows carry no blog id): blogs that share a title are counted together.
+    const leaves = [];
+    if (state.blog_title) leaves.push({ eq: { field: "blog_title", value: state.blog_title } });
+    if (state.title) leaves.push({ contains: { field: "blog_title", value: state.title } });
+    if (leaves.length) b.filters = leaves.length === 1 ? leaves[0] : { and: leaves };
     return b;
   }
 
-  async function api(path, reqBody, accept) {
+  async function send(path, reqBody, accept) {
     const headers = { "Content-Type": "application/json", Accept: accept || "application/json" };
-    if (token()) headers.Authorization = "Bearer " + token();
-    let res = await fetch(API + path + "/", { method: "POST", headers: headers, body: JSON.stringify(reqBody) });
-    if (res.status === 401 && (await refresh())) {
-      headers.Authorization = "Bearer " + token();
-      res = await fetch(API + path + "/", { method: "POST", headers: headers, body: JSON.stringify(reqBody) });
-    }
+    const sent = token();
+    if (sent) headers.Authorization = "Bearer " + sent;
+    const res = await fetch(API + path + "/", { method: "POST", headers: headers, body: JSON.stringify(reqBody) });
+    return { res: res, sent: sent };
+  }
+
+  // After a 401: true when there is a newer access token to retry with. Another request may have got one
+  // already; else one refresh serves every request that met the expired token.
+  function renewed(sent) {
+    if (token() && token() !== sent) return Promise.resolve(true);
+    if (!refreshing) refreshing = refresh().finally(() => { refreshing = null; });
+    return refreshing;
+  }
+
+  async function api(path, reqBody, accept) {
+    let { res, sent } = await send(path, reqBody, accept);
+    if (res.status === 401 && (await renewed(sent))) res = (await send(path, reqBody, accept)).res;
     if (res.status === 401) { showSignIn(); throw new Error("Please sign in."); }
     if (!res.ok) {
       let message = "Request failed (" + res.status + ")";
@@ -50,7 +66,9 @@
     if (!r) return false;
     const res = await fetch(body.dataset.refreshUrl, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh: r }) });
     if (!res.ok) { sessionStorage.removeItem("ideeza.access"); sessionStorage.removeItem("ideeza.refresh"); return false; }
-    sessionStorage.setItem("ideeza.access", (await res.json()).access);
+    const data = await res.json();
+    sessionStorage.setItem("ideeza.access", data.access);
+    if (data.refresh) sessionStorage.setItem("ideeza.refresh", data.refresh);  // when refresh tokens rotate
     return true;
   }
 
@@ -63,6 +81,34 @@
   function fmt(n) { return n === null || n === undefined ? "—" : Number(n).toLocaleString("en-US"); }
 
   function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+
+  // A placeholder of one line of text; CSS draws it (no inline style: the page's CSP forbids it).
+  function skeleton(cls) { const s = el("span", undefined, cls ? "sk " + cls : "sk"); s.setAttribute("aria-hidden", "true"); return s; }
+
+  function skeletonRow(list) {
+    if (list.tagName === "TBODY") {
+      const tr = el("tr", undefined, "sk-row");
+      tr.append(el("td"), el("td", undefined, "r"), el("td", undefined, "r"));
+      Array.from(tr.cells).forEach((td) => td.append(skeleton()));
+      return tr;
+    }
+    const li = el("li", undefined, "sk-row");
+    li.append(skeleton(), skeleton(), skeleton());
+    return li;
+  }
+
+  // While a load is under way every number is a placeholder of its final height, and a table keeps as many
+  // rows as it shows now (before the first answer, the template's: top/*'s default limit), so nothing jumps.
+  function showLoading(comparing) {
+    document.querySelectorAll("[data-total]").forEach((e) => e.replaceChildren(skeleton()));
+    document.querySelectorAll("[data-delta]").forEach((e) => { e.className = "delta"; e.replaceChildren(comparing ? skeleton("short") : "\u00a0"); });
+    document.querySelectorAll("[data-table] tbody, [data-table] .bars").forEach((list) => {
+      list.replaceChildren(...Array.from({ length: list.children.length || 1 }, () => skeletonRow(list)));
+    });
+    document.querySelectorAll("[data-table]").forEach((s) => s.setAttribute("aria-busy", "true"));
+  }
+
+  function loaded() { document.querySelectorAll("[data-table]").forEach((s) => s.removeAttribute("aria-busy")); }
 
   function filterLink(label, field, value) {
     const a = el("a", label);
@@ -86,23 +132,26 @@
     });
   }
 
-  function renderTable(path, rows, linkField) {
+  const NO_VIEWS = "No views in this window.";
+
+  function renderTable(path, rows, linkField, emptyText) {
     const tbody = document.querySelector('[data-table="' + path + '"] tbody');
     tbody.replaceChildren();
-    if (!rows.length) { const tr = el("tr"); const td = el("td", "No views in this window.", "empty"); td.colSpan = 3; tr.append(td); tbody.append(tr); return; }
+    if (!rows.length) { const tr = el("tr"); const td = el("td", emptyText || NO_VIEWS, "empty"); td.colSpan = 3; tr.append(td); tbody.append(tr); return; }
     rows.forEach((r) => {
       const tr = el("tr");
       const first = el("td");
-      first.append(filterLink(r.x, linkField, r.x));
+      first.title = r.x;  // long titles are cut to one line (every row has the placeholders' height)
+      first.append(r.x === "" ? el("em", "(no title)") : filterLink(r.x, linkField, r.x));
       tr.append(first, el("td", fmt(r.y), "r"), el("td", fmt(r.z), "r"));
       tbody.append(tr);
     });
   }
 
-  function renderBars(rows) {
+  function renderBars(rows, emptyText) {
     const ul = document.querySelector('[data-table="blog-views/country"] .bars');
     ul.replaceChildren();
-    if (!rows.length) { ul.append(el("li", "No views in this window.", "empty")); return; }
+    if (!rows.length) { ul.append(el("li", emptyText || NO_VIEWS, "empty")); return; }
     const max = Math.max.apply(null, rows.map((r) => r.z));
     rows.forEach((r) => {
       const li = el("li");
@@ -144,6 +193,7 @@
     const perf = Object.assign({}, b); if (state.compare) perf.compare = state.compare;
     errorBox.hidden = true;
     body.dataset.ready = "false";
+    showLoading(Boolean(state.compare_to));
     const seq = ++loads;
     try {
       const [totals, performanceRows, topBlogs, topUsers, topCountries, byCountry] = await Promise.all([
@@ -152,15 +202,20 @@
       if (seq !== loads) return;
       renderTotals(totals);
       renderChart(performanceRows);
-      // top/blog rows carry a title, not an id (titles may repeat): a blog link filters by "title contains".
-      renderTable("top/blog", topBlogs, "title");
+      // top/blog rows carry a title, not an id (titles may repeat): a blog link filters by that exact title.
+      renderTable("top/blog", topBlogs, "blog_title");
       renderTable("top/user", topUsers, "author_username");
       renderTable("top/country", topCountries, "country_codes");
       renderBars(byCountry);
+      loaded();
       ready();
       body.dataset.loaded = String(seq);
     } catch (e) {
       if (seq !== loads) return;
+      renderTotals({});
+      ["top/blog", "top/user", "top/country"].forEach((path) => renderTable(path, [], "", "Not available."));
+      renderBars([], "Not available.");
+      loaded();
       body.dataset.loaded = String(seq);
       errorBox.textContent = e.message;
       errorBox.hidden = false;
@@ -171,7 +226,8 @@
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const params = new URLSearchParams();
-    FIELDS.forEach((f) => { const v = form.elements[f].value.trim(); if (v) params.set(f, v); });
+    // An exact title is kept as it is, spaces included; the other fields are trimmed.
+    FIELDS.forEach((f) => { const v = f === "blog_title" ? form.elements[f].value : form.elements[f].value.trim(); if (v) params.set(f, v); });
     history.pushState(null, "", "?" + params.toString());
     load();
   });
