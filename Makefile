@@ -6,6 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 LOAD_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev run migrate seed fold test test-pg lint format bench load screenshots clean
@@ -65,8 +66,8 @@ format: install-dev  ## Apply ruff's fixes and formatting
 fold: install  ## Fold new and changed days into the summaries (precalculate_stats)
 	DEBUG=true $(BIN)/python manage.py precalculate_stats
 
-bench: install-dev  ## Benchmark harness: 1M views on PostgreSQL, every endpoint over HTTP (docs/benchmarks.md)
-	$(BIN)/python -m bench.run
+bench: install-dev  ## Benchmark harness: 1M views on PostgreSQL, every endpoint over HTTP (BENCH_ARGS="--profile platform")
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 load: install-dev  ## Load test with wrk: gunicorn + PostgreSQL + Redis on 127.0.0.1 (docs/benchmarks.md, "Load")
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \

@@ -25,7 +25,6 @@ from analytics.blockcodec import (
     bits_row,
     decode,
     decode_country_matrix,
-    union_bits,
     union_packed,
 )
 from analytics.filters import AnalyticsQuery, Window
@@ -73,12 +72,12 @@ RAW_BLOGS_MAX = 200
 RAW_VIEWS_MAX = 20_000
 
 
-def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue) -> Coverage | None:
+def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue, *, narrow: bool = True) -> Coverage | None:
     info = fold_info()
     if info is None:
         return None
     kept = book.mask.kept_blogs()
-    if kept is not None and len(kept) <= RAW_BLOGS_MAX:
+    if narrow and kept is not None and len(kept) <= RAW_BLOGS_MAX:
         ids = book.listing.blog_ids[kept]
         if _few_views(ids, min(start for start, _ in spans), max(end for _, end in spans)):
             return Coverage(raw=[(start, end, span) for span, (start, end) in enumerate(spans)], raw_blogs=ids)
@@ -86,26 +85,31 @@ def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue) -> Covera
 
 
 def _few_views(blog_ids: np.ndarray, start: datetime, end: datetime) -> bool:
-    """Whether these blogs have at most RAW_VIEWS_MAX views in [start, end). A bounded probe: on PostgreSQL one
-    index range per blog, each stopping after RAW_VIEWS_MAX + 1 entries (a plain LIMIT lets the planner pick a
-    sequential scan)."""
+    """Whether these blogs surely have at most RAW_VIEWS_MAX views in [start, end), reading at most about that
+    many index entries: each blog's range stops after its share of the budget, and a blog that fills its share
+    means "maybe more" (the blocks then answer, which is never wrong). On PostgreSQL one index range per blog:
+    a plain ``LIMIT`` over all of them lets the planner pick a sequential scan."""
+    if not len(blog_ids):
+        return True
+    share = RAW_VIEWS_MAX // len(blog_ids) + 1
+    chosen = [int(blog) for blog in blog_ids]
     if connection.vendor != "postgresql":
-        views = BlogView.objects.filter(blog_id__in=[int(blog) for blog in blog_ids], timestamp__gte=start)
-        return views.filter(timestamp__lt=end)[: RAW_VIEWS_MAX + 1].count() <= RAW_VIEWS_MAX
+        views = BlogView.objects.filter(blog_id__in=chosen, timestamp__gte=start, timestamp__lt=end)
+        return views[: RAW_VIEWS_MAX + 1].count() <= RAW_VIEWS_MAX
     table = connection.ops.quote_name(BlogView._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT coalesce(sum(found), 0) FROM unnest(%s::bigint[]) AS chosen(id), LATERAL (
+            f"""SELECT coalesce(max(found), 0) FROM unnest(%s::bigint[]) AS chosen(id), LATERAL (
                     SELECT count(*) AS found FROM (
                         SELECT 1 FROM {table} AS viewed
                         WHERE viewed.blog_id = chosen.id AND viewed.timestamp >= %s AND viewed.timestamp < %s
                         LIMIT %s
                     ) AS hits
                 ) AS counted""",
-            [[int(blog) for blog in blog_ids], start, end, RAW_VIEWS_MAX + 1],
+            [chosen, start, end, share],
         )
-        (found,) = cursor.fetchone()
-    return int(found) <= RAW_VIEWS_MAX
+        (fullest,) = cursor.fetchone()
+    return int(fullest) < share
 
 
 def _matched(coverage: Coverage, book: Catalogue, *, per_country: bool) -> Matched:
@@ -151,10 +155,26 @@ def _matched_by_complement(coverage: Coverage, book: Catalogue, dropped_columns:
 
 @dataclass
 class CountrySets:
-    """Per country column: its views, and which blog positions it saw (a column × blog boolean matrix)."""
+    """Per country column: its views, and the blogs it saw as a little-endian bitset over blog ids (a column ×
+    bytes matrix); columns the mask drops hold no views and no bits. Counting never unpacks the bits."""
 
     views: np.ndarray
-    seen: np.ndarray
+    bits: np.ndarray
+
+    def blogs_per_column(self) -> np.ndarray:
+        return np.bitwise_count(self.bits).sum(axis=1).astype(np.int64)
+
+    def named_columns_of(self, blog_ids: np.ndarray) -> np.ndarray:
+        """How many named countries (columns 1..) saw each of these blogs: a few bits read per blog."""
+        if not len(blog_ids):
+            return np.zeros(0, dtype=np.int64)
+        picked = (self.bits[1:, blog_ids >> 3] >> (blog_ids & 7).astype(np.uint8)) & 1
+        return picked.sum(axis=0).astype(np.int64)
+
+    def seen_ids(self, width_bits: int) -> np.ndarray:
+        """Over blog ids 0..width_bits - 1: did any kept column see it?"""
+        merged = np.bitwise_or.reduce(self.bits, axis=0) if len(self.bits) else np.zeros(0, dtype=np.uint8)
+        return np.unpackbits(merged, count=width_bits, bitorder="little").astype(bool)
 
 
 def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
@@ -190,16 +210,19 @@ def _merged_country_sets(
     columns = listing.country_columns(keys)
     views = np.bincount(columns, weights=totals, minlength=width).astype(np.int64)
     top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
-    seen_ids = union_bits(bits, columns, width, top_id + 1)
-    if seen_ids.shape[1] and (seen_ids.any(axis=0) & ~np.isin(np.arange(top_id + 1), listing.blog_ids)).any():
+    seen = union_packed(bits, columns, width, top_id + 1)
+    existing = np.packbits(np.isin(np.arange(top_id + 1), listing.blog_ids), bitorder="little")
+    beyond = any(block[:, seen.shape[1] :].any() for block in bits)
+    if beyond or (np.bitwise_or.reduce(seen, axis=0) & ~existing).any():
         raise InconsistentSummaries("a summary names a blog that no longer exists")
-    seen = seen_ids[:, listing.blog_ids] if len(listing.blog_ids) else np.zeros((width, 0), dtype=bool)
 
-    raw_blog, raw_column = listing.blog_positions(raw.blog), listing.country_columns(raw.country)
+    listing.blog_positions(raw.blog)  # raises for a blog that no longer exists
+    raw_column = listing.country_columns(raw.country)
     views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
-    seen[raw_column, raw_blog] = True
+    np.bitwise_or.at(seen, (raw_column, raw.blog >> 3), (1 << (raw.blog & 7)).astype(np.uint8))
     allowed = book.mask.column_vector(width)
-    return CountrySets(np.where(allowed, views, 0), seen & allowed[:, None])
+    seen[~allowed] = 0
+    return CountrySets(np.where(allowed, views, 0), seen)
 
 
 def _data_span(window: Window) -> tuple[datetime, datetime] | None:
@@ -224,7 +247,7 @@ def _per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.nd
     """Views and distinct blogs per country column."""
     if book.mask.ignores_blog:
         sets = _country_sets(coverage, book)
-        return sets.views, sets.seen.sum(axis=1)
+        return sets.views, sets.blogs_per_column()
     matched = _matched(coverage, book, per_country=True)
     views = np.bincount(matched.column, weights=matched.views, minlength=book.listing.width).astype(np.int64)
     return views, distinct_counts(matched.column, matched.blog, book.listing.width, len(book.listing.blog_ids))
@@ -268,8 +291,12 @@ def _per_author(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.nda
     return views, blogs
 
 
-def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
-    """Views and distinct (named) countries per blog position."""
+def _per_blog_with_countries(
+    book: Catalogue, coverage: Coverage
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Views per blog position, and a function giving the distinct (named) countries of some blog positions:
+    top blogs asks it only for the rows it returns."""
+    listing = book.listing
     if book.mask.keeps_everything:
         # Unfiltered: one read of the ALL rows gives views per blog (their entries) and countries per blog
         # (their country matrices); the raw ranges are read once for both.
@@ -277,17 +304,15 @@ def _per_blog_with_countries(book: Catalogue, coverage: Coverage) -> tuple[np.nd
         rows = list(block_rows(coverage, [ALL_COUNTRIES], *columns))
         raw = raw_cells(coverage)
         decoded = decode([(ids, counts, size) for _, ids, counts, size, _ in rows])
-        blog = book.listing.blog_positions(np.concatenate([decoded.blog, raw.blog]))
+        blog = listing.blog_positions(np.concatenate([decoded.blog, raw.blog]))
         views = np.concatenate([decoded.views, raw.views])
-        per_blog = np.bincount(blog, weights=views, minlength=len(book.listing.blog_ids)).astype(np.int64)
+        per_blog = np.bincount(blog, weights=views, minlength=len(listing.blog_ids)).astype(np.int64)
         sets = _matrix_country_sets(book, [row[4] for row in rows], raw)
-        return per_blog, sets.seen[1:].sum(axis=0)
+        return per_blog, lambda positions: sets.named_columns_of(listing.blog_ids[positions])
     matched = _matched(coverage, book, per_country=True)
     named = matched.column > 0
-    blogs = len(book.listing.blog_ids)
-    return _per_blog(book, matched), distinct_counts(
-        matched.blog[named], matched.column[named], blogs, book.listing.width
-    )
+    countries = distinct_counts(matched.blog[named], matched.column[named], len(listing.blog_ids), listing.width)
+    return _per_blog(book, matched), lambda positions: countries[positions]
 
 
 def _answer(
@@ -295,9 +320,12 @@ def _answer(
     build: Callable[[Catalogue, Coverage], Answer],
     fallback: Callable[[AnalyticsQuery], Answer],
     empty: Callable[[], Answer] = list,  # type: ignore[assignment]
+    *,
+    by_country: bool = True,
 ) -> Answer:
     """Resolve the window and the catalogue in one snapshot, then ``build`` from the blocks; raw if unfolded.
-    ``empty()`` is the answer when no view can match."""
+    ``empty()`` is the answer when no view can match. Without ``by_country`` (answers grouped by author) a mask
+    that ignores the country reads the blocks' totals, cheap enough that the narrowed read is not tried."""
     if query.window.is_empty:
         return empty()
     with repeatable_read(read_only=True):
@@ -305,7 +333,7 @@ def _answer(
         if span is None:
             return empty()
         book = catalogue(query.filters)
-        coverage = _coverage([span], book)
+        coverage = _coverage([span], book, narrow=by_country or not book.mask.ignores_country)
         if coverage is None:
             return fallback(query)
         try:
@@ -370,7 +398,7 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
         rows = [Row(name, int(blogs[a]), int(views[a]), name) for a, name in zip(shown, names, strict=True)]
         return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
 
-    return _answer(query, build, reference.blog_views_by_author)
+    return _answer(query, build, reference.blog_views_by_author, by_country=False)
 
 
 def top_authors(query: AnalyticsQuery) -> list[Row]:
@@ -381,20 +409,21 @@ def top_authors(query: AnalyticsQuery) -> list[Row]:
         rows = [Row(name, int(views[a]), int(blogs[a]), name) for a, name in zip(shown, names, strict=True)]
         return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
 
-    return _answer(query, build, reference.top_authors)
+    return _answer(query, build, reference.top_authors, by_country=False)
 
 
 def top_blogs(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
-        views, countries = _per_blog_with_countries(book, coverage)
+        views, countries_of = _per_blog_with_countries(book, coverage)
         viewed = np.flatnonzero(views)
         # Positions ascend with blog ids, so a stable sort by views alone breaks ties by blog id (SPEC §5).
         order = viewed[np.argsort(-views[viewed], kind="stable")]
         if query.limit is not None:
             order = order[: query.limit]
-        ids, titles = book.listing.blog_ids, book.listing.titles(order)
+        ids, titles, countries = book.listing.blog_ids, book.listing.titles(order), countries_of(order)
         return [
-            Row(title, int(views[b]), int(countries[b]), int(ids[b])) for b, title in zip(order, titles, strict=True)
+            Row(title, int(views[b]), int(countries[i]), int(ids[b]))
+            for i, (b, title) in enumerate(zip(order, titles, strict=True))
         ]
 
     return _answer(query, build, reference.top_blogs)
@@ -404,7 +433,8 @@ def _totals(book: Catalogue, coverage: Coverage) -> Totals:
     """One read: the country sets when the mask ignores the blog, else the masked per-country cells."""
     if book.mask.ignores_blog:
         sets = _country_sets(coverage, book)
-        seen = sets.seen.any(axis=0)
+        ids = book.listing.blog_ids
+        seen = sets.seen_ids(int(ids[-1]) + 1 if len(ids) else 0)[ids]
         views, countries = int(sets.views.sum()), int(np.count_nonzero(sets.views[1:]))
     else:
         matched = _matched(coverage, book, per_country=True)

@@ -38,10 +38,14 @@ from analytics.periods import (
     period_start,
     reporting_tz,
 )
-from analytics.services.rollups import trailing_due, trailing_write
+from analytics.selectors.coverage import FoldInfo
+from analytics.services.rollups import rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
 
 WRITE_BATCH = 500
+# And at most this many blob bytes per INSERT: psycopg2 sends bytea hex-quoted inside the statement, so a batch of
+# month rows at 100,000 blogs (country matrices of 625 kB) would otherwise build statements of hundreds of MB.
+WRITE_BATCH_BYTES = 8 * 1024 * 1024
 STREAM_CHUNK = 20_000
 
 ProgressCallback = Callable[[int, int], None]
@@ -184,6 +188,25 @@ def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...])
         yield PackedBlock(start, ALL_COUNTRIES, [], [])
 
 
+def _write_rolled(
+    granularity: Granularity, starts: tuple[date, ...], info: FoldInfo, progress: Callable[[], None]
+) -> tuple[int, tuple[date, ...]]:
+    """Write the week or month blocks whose every day has a clean day block, merged from those (the day blocks
+    this fold just wrote, or earlier ones still clean): no second pass over the raw events. Returns the rows
+    written and the starts left for the raw aggregation."""
+    PeriodAnalyticsSummary.objects.filter(granularity=granularity.value, start__in=starts).delete()
+    written, left = 0, []
+    for start in starts:
+        rows = rolled_rows(granularity.value, start, next_period_start(start, granularity), info, days_only=True)
+        if rows is None:
+            left.append(start)
+            continue
+        for offset in range(0, len(rows), 50):
+            written += len(PeriodAnalyticsSummary.objects.bulk_create(rows[offset : offset + 50]))
+        progress()
+    return written, tuple(left)
+
+
 def _write(
     granularity: Granularity,
     starts: tuple[date, ...],
@@ -196,11 +219,13 @@ def _write(
         PeriodAnalyticsSummary.objects.filter(granularity=granularity.value, start__in=starts).delete()
     written = 0
     batch: list[DailyAnalyticsSummary | PeriodAnalyticsSummary] = []
+    batch_bytes = 0
     last_start: date | None = None
     for packed in _pack(_cells(granularity, starts), starts):
         if sketch is not None:
             sketch.setdefault(packed.start, {})[packed.country_key] = list(packed.blog_ids)
         common = packed.fields()
+        batch_bytes += sum(len(value) for value in common.values() if isinstance(value, bytes))
         if granularity is Granularity.DAY:
             batch.append(DailyAnalyticsSummary(date=packed.start, **common))
         else:
@@ -208,8 +233,9 @@ def _write(
         if packed.start != last_start:
             last_start = packed.start
             progress()
-        if len(batch) >= WRITE_BATCH:
+        if len(batch) >= WRITE_BATCH or batch_bytes >= WRITE_BATCH_BYTES:
             written += _flush(batch)
+            batch_bytes = 0
     return written + _flush(batch)
 
 
@@ -271,8 +297,11 @@ def summaries_fold(
             PeriodAnalyticsSummary.objects.all().delete()
         sketch: dict[date, dict[int, list[int]]] | None = {} if sketches.enabled() else None
         report.rows_written += _write(Granularity.DAY, plan.days, step, sketch)
-        report.rows_written += _write(Granularity.WEEK, plan.weeks, step)
-        report.rows_written += _write(Granularity.MONTH, plan.months, step)
+        # Every day of the plan now has a fresh block; days marked but outside the plan (--days) are still dirty.
+        info = FoldInfo(folded_through=today, dirty_days=frozenset(changed_days(buckets) - set(plan.days)))
+        for granularity, starts in ((Granularity.WEEK, plan.weeks), (Granularity.MONTH, plan.months)):
+            rolled, left = _write_rolled(granularity, starts, info, step)
+            report.rows_written += rolled + _write(granularity, left, step)
         _delete_folded_changes(plan, buckets)
         report.rows_written += trailing_write(today, plan.trailing, progress=step)
         FoldState.objects.update_or_create(

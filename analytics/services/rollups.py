@@ -61,16 +61,31 @@ def trailing_write(today: date, due: tuple[int, ...], *, progress: Callable[[], 
 
 
 def _rollup(kind: str, start: date, end: date, info: FoldInfo) -> int:
-    """Write the block of days ``start``..``end - 1`` from the blocks that cover them, one country at a time."""
+    """Write the trailing block of days ``start``..``end - 1`` from the blocks that cover them."""
+    rows = rolled_rows(kind, start, end, info, days_only=False)
+    if rows is None:  # cannot happen for whole clean days; never write a block that would not be exact
+        raise RuntimeError(f"the {kind} block of {start} is not covered by blocks")
+    PeriodAnalyticsSummary.objects.bulk_create(rows, batch_size=50)
+    return len(rows)
+
+
+def rolled_rows(
+    kind: str, start: date, end: date, info: FoldInfo, *, days_only: bool
+) -> list[PeriodAnalyticsSummary] | None:
+    """The rows of the period block of ``kind`` for days ``start``..``end - 1``, merged one country at a time from
+    the blocks that cover those days (only day blocks with ``days_only``); ``None`` when some day has no clean
+    block (then only raw events can say what it holds)."""
     span = (local_midnight(start), local_midnight(end))
-    coverage = cover([span], info, available_periods([span]))
-    if coverage.raw:  # cannot happen for whole clean days; never write a block that would not be exact
-        raise RuntimeError(f"the {kind} block of {start} is not covered by blocks: {coverage.raw}")
+    coverage = cover([span], info, set() if days_only else available_periods([span]))
+    if coverage.raw:
+        return None
     keys = sorted({key for _, key in block_rows(coverage, None, "country_key")})
     rows: list[PeriodAnalyticsSummary] = []
     totals = np.zeros(0, dtype=np.int64)
     countries: list[tuple[int, int, Ids]] = []
     for key in keys:
+        if key == ALL_COUNTRIES:
+            continue
         ids, counts = _merged(coverage, key)
         if len(ids):
             totals = _added(totals, ids, counts)
@@ -80,8 +95,7 @@ def _rollup(kind: str, start: date, end: date, info: FoldInfo) -> int:
     viewed = np.flatnonzero(totals)
     whole = PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], tuple(countries))
     rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **whole.fields()))
-    PeriodAnalyticsSummary.objects.bulk_create(rows, batch_size=100)
-    return len(rows)
+    return rows
 
 
 def _merged(coverage: Coverage, key: int) -> tuple[np.ndarray, np.ndarray]:
