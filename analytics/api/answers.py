@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from analytics.filters import AnalyticsQuery
+from analytics.filters import AnalyticsQuery, BoolNode, Leaf, Operator, TreeField
 from analytics.selectors.framing import previous_query
 from analytics.selectors.rows import NO_TOTALS, Row, Totals
 from analytics.transactions import repeatable_read
@@ -33,27 +33,36 @@ def _row(row: Row) -> dict[str, Any]:
     return {"x": row.x, "y": row.y, "z": row.z}
 
 
-def _paged(rows: list[Row], query: AnalyticsQuery) -> list[Row]:
+def grouped(select: RowsSelector, query: AnalyticsQuery, *, now: datetime, group: TreeField) -> Answer:
+    """A ``blog-views/*`` or ``top/*`` answer: the groups in order, ``offset`` and ``limit`` applied, and how many
+    there were; under ``compare_to`` each row's ``previous`` is its own group's numbers over the shifted window,
+    or null. ``group`` is what a row's key names (country, author or blog)."""
     end = None if query.limit is None else query.offset + query.limit
-    return rows[query.offset : end]
-
-
-def grouped(select: RowsSelector, query: AnalyticsQuery, *, now: datetime) -> Answer:
-    """A ``blog-views/*`` or ``top/*`` answer: every group ordered, then ``offset`` and ``limit``; under
-    ``compare_to`` each row's ``previous`` is its own group's numbers over the shifted window, or null."""
-    whole = replace(query, limit=None, offset=0, compare_to=None)
+    first_rows = replace(query, limit=end, offset=0, compare_to=None)
     if query.compare_to is None:
-        rows = select(whole)
-        return Answer([_row(row) for row in _paged(rows, query)], len(rows))
+        rows = select(first_rows)
+        return Answer([_row(row) for row in rows[query.offset : end]], getattr(rows, "total", len(rows)))
     with repeatable_read(read_only=True):
-        rows = select(whole)
+        rows = select(first_rows)
+        shown = rows[query.offset : end]
+        before: dict[Any, Row] = {}
         shifted = previous_query(query, now=now)
-        before = {row.key: row for row in select(shifted)} if shifted is not None else {}
+        if shifted is not None and shown:
+            before = {row.key: row for row in select(_only_groups(shifted, group, [row.key for row in shown]))}
+    total = getattr(rows, "total", len(rows))
     data = []
-    for row in _paged(rows, query):
+    for row in shown:
         other = before.get(row.key)
         data.append(_row(row) | {"previous": None if other is None else {"y": other.y, "z": other.z}})
-    return Answer(data, len(rows), compared=True)
+    return Answer(data, total, compared=True)
+
+
+def _only_groups(query: AnalyticsQuery, group: TreeField, keys: list[Any]) -> AnalyticsQuery:
+    """``query`` restricted to the groups shown: a group's own numbers do not change when views of other groups are
+    left out, and the shifted request then never reads every blog's title or every author's name."""
+    leaf = Leaf(Operator.IN, group, tuple(keys))
+    tree = leaf if query.filters.tree is None else BoolNode("and", (query.filters.tree, leaf))
+    return replace(query, limit=None, offset=0, compare_to=None, filters=replace(query.filters, tree=tree))
 
 
 def performance(select: Callable[..., list[Row]], query: AnalyticsQuery, *, now: datetime, x_metric: str) -> Answer:

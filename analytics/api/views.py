@@ -36,7 +36,7 @@ from analytics.api.serializers import (
     ErrorSerializer,
     TotalsSerializer,
 )
-from analytics.filters import AnalyticsQuery, Endpoint, parse_query
+from analytics.filters import AnalyticsQuery, Endpoint, TreeField, parse_query
 from analytics.periods import local_date
 from analytics.scopes import caller_scope, scope_query
 from analytics.selectors import Engine, engine
@@ -56,6 +56,8 @@ TOP_SELECTORS: dict[str, Callable[[Engine], RowsSelector]] = {
     "user": lambda engine: engine.top_authors,
     "country": lambda engine: engine.top_countries,
 }
+# Path type → what a row's key names (compare_to looks the shown groups up in the shifted window).
+GROUPS = {"country": TreeField.COUNTRY, "user": TreeField.AUTHOR, "blog": TreeField.BLOG}
 
 _ERRORS = {
     400: openapi.Response("Invalid request; `fields` names each offending path.", ErrorSerializer),
@@ -184,7 +186,7 @@ class BlogViewsView(AnalyticsQueryView):
         return self.respond(
             request,
             ("blog-views", object_type, query, local_date(now)),
-            lambda: answers.grouped(select, query, now=now),
+            lambda: answers.grouped(select, query, now=now, group=GROUPS[object_type]),
         )
 
 
@@ -211,7 +213,9 @@ class TopView(AnalyticsQueryView):
         now = timezone.now()
         query = self.query(request, now)
         return self.respond(
-            request, ("top", top_type, query, local_date(now)), lambda: answers.grouped(select, query, now=now)
+            request,
+            ("top", top_type, query, local_date(now)),
+            lambda: answers.grouped(select, query, now=now, group=GROUPS[top_type]),
         )
 
 

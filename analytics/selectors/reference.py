@@ -7,6 +7,7 @@ covers (open ends, performance periods) is decided in ``framing``, shared with t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from analytics.periods import Granularity, local_date, local_midnight, next_peri
 from analytics.selectors.collation import BinaryCollate
 from analytics.selectors.framing import PerformanceFrame, performance_frame, performance_rows
 from analytics.selectors.predicates import creation_filters_q, instant_range_q, view_filters_q, window_q
-from analytics.selectors.rows import NO_TOTALS, Row, Totals
+from analytics.selectors.rows import NO_TOTALS, Row, Totals, first
 
 
 def matching_views(query: AnalyticsQuery) -> QuerySet[BlogView]:
@@ -27,11 +28,7 @@ def matching_views(query: AnalyticsQuery) -> QuerySet[BlogView]:
     return BlogView.objects.filter(window_q(query.window), view_filters_q(query.filters))
 
 
-def _limited(rows: QuerySet, limit: int | None) -> QuerySet:  # type: ignore[type-arg]
-    return rows if limit is None else rows[:limit]
-
-
-def _author_row(values: dict[str, Any]) -> Row:
+def _author_row(values: Mapping[str, Any]) -> Row:
     return Row(values["blog__author__username"], values["y"], values["z"], values["blog__author__username"])
 
 
@@ -46,7 +43,7 @@ def blog_views_by_country(query: AnalyticsQuery) -> list[Row]:
         .annotate(y=Count("blog_id", distinct=True), z=Count("id"))
         .order_by("-z", BinaryCollate("country__code"))
     )
-    return [Row(r["country__code"], r["y"], r["z"], r["country__code"]) for r in _limited(rows, query.limit)]
+    return first([Row(r["country__code"], r["y"], r["z"], r["country__code"]) for r in rows], query.limit)
 
 
 def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
@@ -59,10 +56,7 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
         .annotate(y=Count("blog_id", distinct=True), z=Count("id"))
         .order_by("-z", BinaryCollate("blog__author__username"))
     )
-    return [
-        Row(r["blog__author__username"], r["y"], r["z"], r["blog__author__username"])
-        for r in _limited(rows, query.limit)
-    ]
+    return first([_author_row(r) for r in rows], query.limit)
 
 
 def top_blogs(query: AnalyticsQuery) -> list[Row]:
@@ -75,7 +69,7 @@ def top_blogs(query: AnalyticsQuery) -> list[Row]:
         .annotate(y=Count("id"), z=Count("country_id", distinct=True))
         .order_by("-y", "blog_id")
     )
-    return [Row(r["blog__title"], r["y"], r["z"], r["blog_id"]) for r in _limited(rows, query.limit)]
+    return first([Row(r["blog__title"], r["y"], r["z"], r["blog_id"]) for r in rows], query.limit)
 
 
 def top_authors(query: AnalyticsQuery) -> list[Row]:
@@ -88,10 +82,7 @@ def top_authors(query: AnalyticsQuery) -> list[Row]:
         .annotate(y=Count("id"), z=Count("blog_id", distinct=True))
         .order_by("-y", BinaryCollate("blog__author__username"))
     )
-    return [
-        Row(r["blog__author__username"], r["y"], r["z"], r["blog__author__username"])
-        for r in _limited(rows, query.limit)
-    ]
+    return first([_author_row(r) for r in rows], query.limit)
 
 
 def top_countries(query: AnalyticsQuery) -> list[Row]:
@@ -105,7 +96,7 @@ def top_countries(query: AnalyticsQuery) -> list[Row]:
         .annotate(y=Count("id"), z=Count("blog_id", distinct=True))
         .order_by("-y", BinaryCollate("country__code"))
     )
-    return [Row(r["country__code"], r["y"], r["z"], r["country__code"]) for r in _limited(rows, query.limit)]
+    return first([Row(r["country__code"], r["y"], r["z"], r["country__code"]) for r in rows], query.limit)
 
 
 def totals(query: AnalyticsQuery) -> Totals:

@@ -16,6 +16,19 @@ class Row:
     key: str | int | None = None
 
 
+class Rows(list[Row]):
+    """Ordered rows cut to the query's ``limit``, and ``total``: how many groups there were before the cut (the
+    API's ``X-Total-Count``), so paging never needs every group's title or username."""
+
+    def __init__(self, rows: list[Row], total: int | None = None) -> None:
+        super().__init__(rows)
+        self.total = len(rows) if total is None else total
+
+
+def first(rows: list[Row], limit: int | None) -> Rows:
+    return Rows(rows if limit is None else rows[:limit], total=len(rows))
+
+
 @dataclass(frozen=True, slots=True)
 class Totals:
     """Matching views, and the distinct blogs, authors and (named) countries among them."""

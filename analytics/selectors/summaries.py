@@ -46,7 +46,7 @@ from analytics.selectors.coverage import (
     read_cells,
 )
 from analytics.selectors.framing import performance_frame, performance_rows
-from analytics.selectors.rows import NO_TOTALS, Row, Totals
+from analytics.selectors.rows import NO_TOTALS, Row, Rows, Totals, first
 from analytics.transactions import repeatable_read
 
 logger = logging.getLogger(__name__)
@@ -238,9 +238,9 @@ def _data_span(window: Window) -> tuple[datetime, datetime] | None:
     return (start, end) if start < end else None
 
 
-def _sorted_rows(rows: list[Row], limit: int | None, key: Callable[[Row], Any]) -> list[Row]:
+def _sorted_rows(rows: list[Row], limit: int | None, key: Callable[[Row], Any]) -> Rows:
     rows.sort(key=key)
-    return rows if limit is None else rows[:limit]
+    return first(rows, limit)
 
 
 def _per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
@@ -390,13 +390,35 @@ def top_countries(query: AnalyticsQuery) -> list[Row]:
     return _answer(query, build, reference.top_countries)
 
 
+def _author_order(book: Catalogue, views: np.ndarray, limit: int | None) -> tuple[list[tuple[int, str]], int]:
+    """(author position, username) of the authors with views, most views first, then username in code-point
+    order (SPEC §5), sorted by numpy: 10,000 authors in about a millisecond rather than a Python sort's 35."""
+    shown = np.flatnonzero(views)
+    if limit is not None and len(shown) > limit:
+        # Only the usernames that can make the cut: every author with at least the limit-th most views.
+        threshold = np.partition(views[shown], len(shown) - limit)[len(shown) - limit]
+        candidates = shown[views[shown] >= threshold]
+    else:
+        candidates = shown
+    total, shown = len(shown), candidates
+    names = book.listing.usernames(shown)
+    if any("\x00" in name for name in names):  # numpy's fixed-width strings drop trailing NULs: sort in Python
+        order = np.array(sorted(range(len(names)), key=lambda i: (-views[shown[i]], names[i])), dtype=np.int64)
+    elif names:
+        order = np.lexsort((np.array(names, dtype=str), -views[shown]))
+    else:
+        order = np.zeros(0, dtype=np.int64)
+    if limit is not None:
+        order = order[:limit]
+    return [(int(shown[index]), names[index]) for index in order], total
+
+
 def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        shown = np.flatnonzero(views)
-        names = book.listing.usernames(shown)
-        rows = [Row(name, int(blogs[a]), int(views[a]), name) for a, name in zip(shown, names, strict=True)]
-        return _sorted_rows(rows, query.limit, lambda row: (-int(row.z or 0), row.x))
+        order, total = _author_order(book, views, query.limit)
+        views_of, blogs_of = views.tolist(), blogs.tolist()  # Python ints: numpy scalars cost ~1 µs each here
+        return Rows([Row(name, blogs_of[a], views_of[a], name) for a, name in order], total)
 
     return _answer(query, build, reference.blog_views_by_author, by_country=False)
 
@@ -404,10 +426,9 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
 def top_authors(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        shown = np.flatnonzero(views)
-        names = book.listing.usernames(shown)
-        rows = [Row(name, int(views[a]), int(blogs[a]), name) for a, name in zip(shown, names, strict=True)]
-        return _sorted_rows(rows, query.limit, lambda row: (-row.y, row.x))
+        order, total = _author_order(book, views, query.limit)
+        views_of, blogs_of = views.tolist(), blogs.tolist()
+        return Rows([Row(name, views_of[a], blogs_of[a], name) for a, name in order], total)
 
     return _answer(query, build, reference.top_authors, by_country=False)
 
@@ -421,10 +442,11 @@ def top_blogs(query: AnalyticsQuery) -> list[Row]:
         if query.limit is not None:
             order = order[: query.limit]
         ids, titles, countries = book.listing.blog_ids, book.listing.titles(order), countries_of(order)
-        return [
+        rows = [
             Row(title, int(views[b]), int(countries[i]), int(ids[b]))
             for i, (b, title) in enumerate(zip(order, titles, strict=True))
         ]
+        return Rows(rows, total=len(viewed))
 
     return _answer(query, build, reference.top_blogs)
 
