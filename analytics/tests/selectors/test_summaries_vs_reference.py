@@ -158,26 +158,32 @@ def _compare(body: dict, *, http: bool = False) -> None:
                     _through_the_cache(name, {**body, "limit": 10}, expected)
 
 
-@pytest.mark.django_db
-@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-)
-@given(
+ZONES = pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+SCENARIOS = given(
     view_specs=views, fold_first=st.booleans(), writes=late_writes, requests=st.lists(bodies, min_size=1, max_size=4)
 )
+
+
+def _examples(count: int) -> settings:
+    return settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
+@pytest.mark.django_db
+@ZONES
+@_examples(30)
+@SCENARIOS
 def test_summaries_equal_the_reference_scan(zone, view_specs, fold_first, writes, requests):
     _differential(zone, view_specs, fold_first, writes, requests)
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
-@settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
-)
-@given(
-    view_specs=views, fold_first=st.booleans(), writes=late_writes, requests=st.lists(bodies, min_size=1, max_size=4)
-)
+@ZONES
+@_examples(15)
+@SCENARIOS
 def test_summaries_reading_a_few_blogs_raw_equal_the_reference_scan(zone, view_specs, fold_first, writes, requests):
     """The same proof with the narrowed read on: a mask that keeps some blogs reads their raw events, folded or not."""
     with narrowed_reads():
