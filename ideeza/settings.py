@@ -146,6 +146,9 @@ DATABASES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The (blog, timestamp) index covers the country on PostgreSQL (INCLUDE); SQLite builds it without the extra
+# column, which is all the embedded default needs, so its warning would only alarm a newcomer.
+SILENCED_SYSTEM_CHECKS = ["models.W040"] if DATABASES["default"]["ENGINE"].endswith("sqlite3") else []
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHE_TIMEOUT = env_int("IDEEZA_CACHE_TIMEOUT", 900)
