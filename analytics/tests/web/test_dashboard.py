@@ -208,10 +208,10 @@ def boss(seeded, settings) -> Any:
     return boss
 
 
-def sign_in(page, after: int = 0) -> None:
+def sign_in(page, after: int = 0, username: str = "boss", password: str = "s3cret-pass") -> None:
     page.wait_for_selector("#signin:not([hidden])")
-    page.fill("input[name=username]", "boss")
-    page.fill("input[name=password]", "s3cret-pass")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
     page.click("#signin-form button")
     wait_ready(page, after)
     assert page.evaluate("document.body.dataset.ready") == "true"
@@ -246,6 +246,35 @@ def test_sign_in_when_the_api_is_closed(page, live_server, boss):
     assert page.is_visible("#signin")
     assert stored_tokens(page) == {"access": None, "refresh": None}
     assert [p for p in page.problems if "401" not in p] == []
+
+
+def test_an_author_signed_in_sees_their_scope_and_nothing_of_another(page, live_server, boss):
+    """SPEC §9, §11: alice (no view_all_analytics) sees exactly her scope: the page's numbers are the API's answers
+    to her token, which are the answers with her author leaf ANDed, and bob's blog appears nowhere."""
+    from django.contrib.auth import get_user_model
+
+    alice = get_user_model().objects.get(username="alice")
+    alice.set_password("alice-pass-1")
+    alice.save()
+    page.goto(f"{live_server.url}/dashboard/?range=month")
+    sign_in(page, username="alice", password="alice-pass-1")
+    token = stored_tokens(page)["access"]
+    assert_page_matches_api(page, live_server, {"range": "month"}, token)
+    staff = stored_boss_token(live_server)
+    everyone = api(live_server, "totals", {"range": "month"}, staff)
+    theirs = api(live_server, "totals", {"range": "month", "author_username": "alice"}, staff)
+    assert api(live_server, "totals", {"range": "month"}, token) == theirs != everyone
+    shown = page.inner_text("body")
+    assert "Redis deep dive" not in shown and "bob" not in shown
+    assert [p for p in page.problems if "401" not in p] == []
+
+
+def stored_boss_token(live_server) -> str:
+    response = requests.post(
+        f"{live_server.url}/api/token/", json={"username": "boss", "password": "s3cret-pass"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access"])
 
 
 def test_an_expired_access_token_is_refreshed_once_for_all_requests(page, live_server, boss):
