@@ -34,7 +34,7 @@ from analytics.models import (
 )
 from analytics.periods import local_date, local_midnight
 from analytics.selectors import reference
-from analytics.selectors.catalogue import Catalogue, InconsistentSummaries, catalogue
+from analytics.selectors.catalogue import Catalogue, InconsistentSummaries, Listing, catalogue
 from analytics.selectors.coverage import (
     Cells,
     Coverage,
@@ -201,6 +201,27 @@ def _matrix_country_sets(book: Catalogue, matrices: list[bytes], raw: Cells) -> 
     return _merged_country_sets(book, keys, totals, [block[2] for block in decoded], raw)
 
 
+def _packed_blog_sets(
+    listing: Listing,
+    bitsets: list[np.ndarray],
+    groups: np.ndarray,
+    group_count: int,
+    raw_groups: np.ndarray,
+    raw_blogs: np.ndarray,
+) -> np.ndarray:
+    """OR the blocks' blog bitsets by group and set the raw cells' blogs: a group × bytes matrix of bitsets over
+    blog ids. Raises ``InconsistentSummaries`` when a bit names a blog the listing does not hold."""
+    top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
+    seen = union_packed(bitsets, groups, group_count, top_id + 1)
+    existing = np.packbits(np.isin(np.arange(top_id + 1), listing.blog_ids), bitorder="little")
+    beyond = any(bits[:, seen.shape[1] :].any() for bits in bitsets)
+    if beyond or (np.bitwise_or.reduce(seen, axis=0) & ~existing).any():
+        raise InconsistentSummaries("a summary names a blog that no longer exists")
+    listing.blog_positions(raw_blogs)  # raises for a blog that no longer exists
+    np.bitwise_or.at(seen, (raw_groups, raw_blogs >> 3), (1 << (raw_blogs & 7)).astype(np.uint8))
+    return seen
+
+
 def _merged_country_sets(
     book: Catalogue, keys: np.ndarray, totals: np.ndarray, bits: list[np.ndarray], raw: Cells
 ) -> CountrySets:
@@ -209,17 +230,9 @@ def _merged_country_sets(
     width = listing.width
     columns = listing.country_columns(keys)
     views = np.bincount(columns, weights=totals, minlength=width).astype(np.int64)
-    top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
-    seen = union_packed(bits, columns, width, top_id + 1)
-    existing = np.packbits(np.isin(np.arange(top_id + 1), listing.blog_ids), bitorder="little")
-    beyond = any(block[:, seen.shape[1] :].any() for block in bits)
-    if beyond or (np.bitwise_or.reduce(seen, axis=0) & ~existing).any():
-        raise InconsistentSummaries("a summary names a blog that no longer exists")
-
-    listing.blog_positions(raw.blog)  # raises for a blog that no longer exists
     raw_column = listing.country_columns(raw.country)
     views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
-    np.bitwise_or.at(seen, (raw_column, raw.blog >> 3), (1 << (raw.blog & 7)).astype(np.uint8))
+    seen = _packed_blog_sets(listing, bits, columns, width, raw_column, raw.blog)
     allowed = book.mask.column_vector(width)
     seen[~allowed] = 0
     return CountrySets(np.where(allowed, views, 0), seen)
@@ -504,19 +517,11 @@ def _per_span_of_few_countries(
     rows = list(block_rows(coverage, keys, "total_views", "blog_bits"))
     spans = np.array([row[0] for row in rows], dtype=np.int64)
     views = np.bincount(spans, weights=[row[1] for row in rows], minlength=slots).astype(np.int64)
-    top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
-    bitsets = [bits_row(row[2]) for row in rows]
-    seen = union_packed(bitsets, spans, slots, top_id + 1)
-    existing = np.packbits(np.isin(np.arange(top_id + 1), listing.blog_ids), bitorder="little")
-    beyond = any(bits[:, seen.shape[1] :].any() for bits in bitsets)
-    if beyond or (np.bitwise_or.reduce(seen, axis=0) & ~existing).any():
-        raise InconsistentSummaries("a summary names a blog that no longer exists")
     raw = raw_cells(coverage)
     kept = book.mask.column_vector(listing.width)[listing.country_columns(raw.country)]
     views += np.bincount(raw.span[kept], weights=raw.views[kept], minlength=slots).astype(np.int64)
-    listing.blog_positions(raw.blog)  # raises for a blog that no longer exists
-    raw_span, raw_blog = raw.span[kept], raw.blog[kept]
-    np.bitwise_or.at(seen, (raw_span, raw_blog >> 3), (1 << (raw_blog & 7)).astype(np.uint8))
+    bitsets = [bits_row(row[2]) for row in rows]
+    seen = _packed_blog_sets(listing, bitsets, spans, slots, raw.span[kept], raw.blog[kept])
     return views, np.bitwise_count(seen).sum(axis=1).astype(np.int64)
 
 
