@@ -172,3 +172,44 @@ class PackedBlock:
             "total_views": int(np.sum(np.asarray(self.view_counts, dtype=np.int64))),
             "unique_blogs": len(self.blog_ids),
         }
+
+
+# --- blog timelines --------------------------------------------------------------------------------------------
+# One blog's views in a trailing window, day by day and country by country: three parallel arrays (day offset in
+# the window, country key, views), each in its narrowest width. A filter that keeps few blogs reads their rows
+# (a few hundred bytes each) instead of whole country-major blocks that hold every blog.
+@dataclass(frozen=True)
+class Timeline:
+    blog: np.ndarray
+    day: np.ndarray
+    country: np.ndarray
+    views: np.ndarray
+
+
+def encode_timeline(days: Ids, countries: Ids, counts: Ids) -> tuple[bytes, bytes, bytes]:
+    return encode_counts(days), encode_counts(countries), encode_counts(counts)
+
+
+def decode_timelines(
+    rows: Sequence[tuple[int, bytes | memoryview, bytes | memoryview, bytes | memoryview, int]],
+) -> Timeline:
+    """Decode (blog id, days blob, countries blob, counts blob, cells) rows at once."""
+    by_width: dict[tuple[int, int, int], list[int]] = defaultdict(list)
+    for index, (_, days, countries, counts, cells) in enumerate(rows):
+        if cells:
+            by_width[(len(days) // cells, len(countries) // cells, len(counts) // cells)].append(index)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for (day_width, country_width, count_width), members in by_width.items():
+        sizes = np.array([rows[index][4] for index in members], dtype=np.int64)
+        blogs = np.repeat(np.array([rows[index][0] for index in members], dtype=np.int64), sizes)
+        blobs = [(rows[index][1], rows[index][2], rows[index][3]) for index in members]
+        columns = [
+            np.frombuffer(b"".join(blob[column] for blob in blobs), dtype=_dtype(width)).astype(np.int64)
+            for column, width in ((0, day_width), (1, country_width), (2, count_width))
+        ]
+        parts.append((blogs, *columns))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Timeline(empty, empty, empty, empty)
+    blog, day, country, views = (np.concatenate([part[i] for part in parts]) for i in range(4))
+    return Timeline(blog, day, country, views)

@@ -138,6 +138,27 @@ class PeriodAnalyticsSummary(SummaryBlock):
         return f"{self.granularity} of {self.start} country {self.country_key}: {self.total_views} views"
 
 
+class BlogTimeline(models.Model):
+    """One blog's views in the trailing 364-day window of the fold's today, per day and country (blockcodec).
+
+    Written with that window's trailing block, in the same fold transaction, from the same day blocks; the row
+    with ``blog_id`` 0 marks a window complete. A filter that keeps few blogs (one author's) reads their rows
+    and no whole block: its cost follows those blogs' cells, not the catalogue (docs/design.md).
+    """
+
+    pk = models.CompositePrimaryKey("start", "blog_id")
+    start = models.DateField(help_text="The window's first day; day offsets count from it.")
+    blog_id = models.BigIntegerField(help_text="The blog; 0 = the marker row of a complete window.")
+    days = models.BinaryField()
+    countries = models.BinaryField()
+    view_counts = models.BinaryField()
+    cells = models.IntegerField(help_text="Entries in each of the three arrays.")
+    total_views = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"timeline of blog {self.blog_id} from {self.start}: {self.total_views} views"
+
+
 class ViewChange(models.Model):
     """An hour (UTC) in which some view was inserted, updated or deleted since the summaries last folded it.
 

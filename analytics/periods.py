@@ -91,6 +91,7 @@ def changed_days(buckets: Iterable[datetime]) -> set[date]:
 # Besides calendar weeks and months, the fold keeps *trailing* blocks: the whole days before today that
 # ``range=week|month|year`` ask for (6, 29 and 364 of them; today itself is read raw or from its day block).
 TRAILING_DAYS = (364, 29, 6)
+TIMELINE_DAYS = 364  # the window of the blog timelines: the longest trailing block's
 
 
 def trailing_kind(days: int) -> str:

@@ -13,8 +13,9 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, TruncDate
 
-from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, decode
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, decode, decode_timelines
 from analytics.models import (
+    BlogTimeline,
     BlogView,
     DailyAnalyticsSummary,
     FoldState,
@@ -22,6 +23,7 @@ from analytics.models import (
     ViewChange,
 )
 from analytics.periods import (
+    TIMELINE_DAYS,
     TRAILING_DAYS,
     Granularity,
     block_end,
@@ -56,14 +58,19 @@ class Coverage:
     days: dict[date, int] = field(default_factory=dict)  # day block → span
     periods: dict[tuple[str, date], int] = field(default_factory=dict)  # (granularity, start) → span
     raw: list[tuple[datetime, datetime, int]] = field(default_factory=list)  # [start, end) → span
-    raw_blogs: np.ndarray | None = None  # the raw ranges are read for these blog ids only (None: every blog)
+    # Raw ranges and timelines are read for these blog ids only (None: every blog); the mask keeps no other.
+    blogs: np.ndarray | None = None
+    timeline: dict[date, int] = field(default_factory=dict)  # day read from the blog timelines → span
+    timeline_start: date | None = None  # the first day of the timelines' window
 
     def only(self, spans: set[int]) -> Coverage:
         return Coverage(
             {day: span for day, span in self.days.items() if span in spans},
             {key: span for key, span in self.periods.items() if span in spans},
             [piece for piece in self.raw if piece[2] in spans],
-            self.raw_blogs,
+            self.blogs,
+            {day: span for day, span in self.timeline.items() if span in spans},
+            self.timeline_start,
         )
 
     def single_block_spans(self) -> set[int]:
@@ -111,10 +118,21 @@ BLOCK_KINDS = (
 )
 
 
-def cover(spans: list[tuple[datetime, datetime]], info: FoldInfo, available: set[tuple[str, date]]) -> Coverage:
+def cover(
+    spans: list[tuple[datetime, datetime]],
+    info: FoldInfo,
+    available: set[tuple[str, date]],
+    *,
+    blogs: np.ndarray | None = None,
+    timeline_start: date | None = None,
+) -> Coverage:
     """Greedy cover of each span [start, end): at each day the longest clean block that starts there and fits
-    (``BLOCK_KINDS``), else the day's block; raw where no block can serve."""
-    coverage = Coverage()
+    (``BLOCK_KINDS``), else the day's block; raw where no block can serve. With ``timeline_start`` (and the
+    ``blogs`` the request keeps), every clean whole day of that timeline window is read from the timelines."""
+    coverage = Coverage(blogs=blogs, timeline_start=timeline_start)
+    timeline_days = (
+        (timeline_start, timeline_start + timedelta(days=TIMELINE_DAYS)) if timeline_start is not None else None
+    )
     for span, (start, end) in enumerate(spans):
         first = local_date(start)
         if start != local_midnight(first):
@@ -126,6 +144,10 @@ def cover(spans: list[tuple[datetime, datetime]], info: FoldInfo, available: set
         coverage.add_raw(start, local_midnight(first), span)
         day, last = first, end_day - timedelta(days=1)
         while day <= last:
+            if timeline_days is not None and timeline_days[0] <= day < timeline_days[1] and info.is_clean(day):
+                coverage.timeline[day] = span
+                day += timedelta(days=1)
+                continue
             following = None
             for kind in BLOCK_KINDS:
                 following = _whole_block(day, last, kind, info, available)
@@ -193,23 +215,50 @@ def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
     decoded = decode([(ids, counts, size) for _, _, ids, counts, size in rows])
     spans = np.array([row[0] for row in rows], dtype=np.int64)
     keys = np.array([row[1] for row in rows], dtype=np.int64)
+    timeline = timeline_cells(coverage, country_keys)
     raw = raw_cells(coverage)
     return Cells(
-        span=np.concatenate([spans[decoded.row], raw.span]),
-        blog=np.concatenate([decoded.blog, raw.blog]),
-        country=np.concatenate([keys[decoded.row], raw.country]),
-        views=np.concatenate([decoded.views, raw.views]),
+        span=np.concatenate([spans[decoded.row], timeline.span, raw.span]),
+        blog=np.concatenate([decoded.blog, timeline.blog, raw.blog]),
+        country=np.concatenate([keys[decoded.row], timeline.country, raw.country]),
+        views=np.concatenate([decoded.views, timeline.views, raw.views]),
         raw_count=len(raw.blog),
     )
 
 
+def timeline_start() -> date | None:
+    """The first day of the newest complete timeline window (its marker row), if any."""
+    markers = BlogTimeline.objects.filter(blog_id=0).order_by("-start")
+    return markers.values_list("start", flat=True).first()
+
+
+def timeline_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
+    """The timeline days of the coverage as (span, blog, country, views) cells of its ``blogs``: one indexed read
+    of their rows, whatever the catalogue's size. Cells keep their real country, even when ``country_keys`` asks
+    for totals; other country keys are dropped."""
+    empty = np.zeros(0, dtype=np.int64)
+    if not coverage.timeline or coverage.blogs is None or not len(coverage.blogs):
+        return Cells(empty, empty, empty, empty)
+    assert coverage.timeline_start is not None
+    rows = BlogTimeline.objects.filter(start=coverage.timeline_start, blog_id__in=[int(b) for b in coverage.blogs])
+    found = decode_timelines(list(rows.values_list("blog_id", "days", "countries", "view_counts", "cells")))
+    span_of = np.full(TIMELINE_DAYS, -1, dtype=np.int64)
+    for day, span in coverage.timeline.items():
+        span_of[(day - coverage.timeline_start).days] = span
+    span = span_of[found.day]
+    keep = span >= 0
+    if country_keys is not None and country_keys != [ALL_COUNTRIES]:
+        keep &= np.isin(found.country, country_keys)
+    return Cells(span[keep], found.blog[keep], found.country[keep], found.views[keep])
+
+
 def raw_ranges_q(coverage: Coverage) -> Q:
-    """The raw events the coverage's raw ranges stand for (of ``raw_blogs`` only, when set)."""
+    """The raw events the coverage's raw ranges stand for (of ``blogs`` only, when set)."""
     ranges = Q(pk__in=[])
     for start, end, _ in coverage.raw:
         ranges |= Q(timestamp__gte=start, timestamp__lt=end)
-    if coverage.raw_blogs is not None:
-        ranges &= Q(blog_id__in=[int(blog_id) for blog_id in coverage.raw_blogs])
+    if coverage.blogs is not None:
+        ranges &= Q(blog_id__in=[int(blog_id) for blog_id in coverage.blogs])
     return ranges
 
 

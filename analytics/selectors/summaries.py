@@ -44,6 +44,7 @@ from analytics.selectors.coverage import (
     fold_info,
     raw_cells,
     read_cells,
+    timeline_start,
 )
 from analytics.selectors.framing import performance_frame, performance_rows
 from analytics.selectors.rows import NO_TOTALS, Row, Rows, Totals, first
@@ -70,6 +71,9 @@ class Matched:
 # the views the answer counts (one author's posts), not every blog a block holds. Measured in docs/design.md.
 RAW_BLOGS_MAX = 200
 RAW_VIEWS_MAX = 20_000
+# A mask that keeps at most this share of the blogs reads its clean days of the last 364 from those blogs' timelines
+# (one row per blog) instead of blocks that hold every blog. Measured in docs/design.md ("Blog timelines").
+TIMELINE_BLOGS_SHARE = 0.05
 
 
 def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue, *, narrow: bool = True) -> Coverage | None:
@@ -77,10 +81,16 @@ def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue, *, narrow
     if info is None:
         return None
     kept = book.mask.kept_blogs()
-    if narrow and kept is not None and len(kept) <= RAW_BLOGS_MAX:
-        ids = book.listing.blog_ids[kept]
+    if kept is None:
+        return cover(spans, info, available_periods(spans))
+    ids = book.listing.blog_ids[kept]
+    if narrow and len(kept) <= RAW_BLOGS_MAX:
         if _few_views(ids, min(start for start, _ in spans), max(end for _, end in spans)):
-            return Coverage(raw=[(start, end, span) for span, (start, end) in enumerate(spans)], raw_blogs=ids)
+            return Coverage(raw=[(start, end, span) for span, (start, end) in enumerate(spans)], blogs=ids)
+    if len(kept) <= TIMELINE_BLOGS_SHARE * len(book.listing.blog_ids):
+        start = timeline_start()
+        if start is not None:
+            return cover(spans, info, available_periods(spans), blogs=ids, timeline_start=start)
     return cover(spans, info, available_periods(spans))
 
 

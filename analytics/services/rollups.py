@@ -5,7 +5,8 @@ would otherwise be a dozen month, week and day blocks (600 rows): per-request wo
 countries of one block, not of every block in a year. A trailing block is the merge, per country, of the day,
 week and month blocks that cover its days, inside the fold's transaction, so it holds exactly what they hold
 (and so what the raw events say). It is rebuilt only when its window moves (a new day) or a day in it was
-folded again (a late write); a day that is dirty when the fold ends leaves no trailing block over it.
+folded again (a late write); a day that is dirty when the fold ends leaves no trailing block over it. The 364-day
+block comes with its blog timelines (``timelines``), written and dropped with it.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from datetime import date, timedelta
 import numpy as np
 
 from analytics.blockcodec import ALL_COUNTRIES, Ids, PackedBlock, decode
-from analytics.models import PeriodAnalyticsSummary, ViewChange
-from analytics.periods import TRAILING_DAYS, changed_days, local_midnight, trailing_kind
+from analytics.models import BlogTimeline, PeriodAnalyticsSummary, ViewChange
+from analytics.periods import TIMELINE_DAYS, TRAILING_DAYS, changed_days, local_midnight, trailing_kind
 from analytics.selectors.coverage import Coverage, FoldInfo, available_periods, block_rows, cover
+from analytics.services.timelines import timeline_write
 
 
 def _window(days: int, today: date) -> tuple[str, date, set[date]]:
@@ -56,7 +58,12 @@ def trailing_write(today: date, due: tuple[int, ...], *, progress: Callable[[], 
         kind, start, window = _window(days, today)
         if not window & dirty:  # a day in it changed during the fold: no block may stand for it yet
             written += _rollup(kind, start, today, info)
+            if days == TIMELINE_DAYS:
+                written += timeline_write(start, days)
         progress()
+    # A timeline lives exactly as long as the trailing block of its window.
+    current = PeriodAnalyticsSummary.objects.filter(granularity=trailing_kind(TIMELINE_DAYS), country_key=ALL_COUNTRIES)
+    BlogTimeline.objects.exclude(start__in=current.values("start")).delete()
     return written
 
 

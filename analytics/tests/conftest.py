@@ -33,13 +33,21 @@ def _clear_cache():
 def _blocks_for_every_filter(monkeypatch):
     """The fast path reads a few blogs' raw events instead of blocks (``summaries.RAW_BLOGS_MAX``); on test-sized
     data every blog filter would qualify and the block path would go untested. So tests read blocks, unless
-    they ask for the narrowed read (``narrowed_reads``; the differential suites run both)."""
+    they ask for the narrowed read (``narrowed_reads``) or the blog timelines (``timeline_reads``); the
+    differential suites run all three."""
     monkeypatch.setattr(summaries, "RAW_BLOGS_MAX", -1)
+    monkeypatch.setattr(summaries, "TIMELINE_BLOGS_SHARE", -1)
 
 
 def narrowed_reads():  # type: ignore[no-untyped-def]
     """A context in which every mask that keeps some blogs reads their raw events (no block is read for them)."""
     return mock.patch.multiple(summaries, RAW_BLOGS_MAX=10**9, RAW_VIEWS_MAX=10**9)
+
+
+def timeline_reads():  # type: ignore[no-untyped-def]
+    """A context in which every mask that keeps some blogs reads its clean days of the last 364 from their blog
+    timelines (``summaries.TIMELINE_BLOGS_SHARE``), and blocks or raw events only for the rest."""
+    return mock.patch.multiple(summaries, RAW_BLOGS_MAX=-1, TIMELINE_BLOGS_SHARE=1.0)
 
 
 class SerialLiveServerThread(LiveServerThread):

@@ -36,7 +36,7 @@ from analytics.tests.api.test_differential import (
     scenarios,
     store,
 )
-from analytics.tests.conftest import narrowed_reads
+from analytics.tests.conftest import narrowed_reads, timeline_reads
 
 PATHS = [*ENDPOINTS, "performance", "totals"]
 
@@ -105,6 +105,15 @@ class TestScopedAnswersEqualTheAuthorLeafAnded(TestCase):
     ) -> None:
         """An author's blogs are few: on a platform their answers read those blogs' raw views (the narrowed read)."""
         with narrowed_reads():
+            self.scoped_answers(scenario, picks, data)
+
+    @EXAMPLES
+    @given(scenario=scenarios("UTC"), picks=st.lists(st.integers(0, 1000), max_size=8), data=st.data())
+    def test_scoped_answers_reading_the_authors_timelines(
+        self, scenario: Scenario, picks: list[int], data: st.DataObject
+    ) -> None:
+        """An author's blogs are a small share of a platform's: their answers read those blogs' timelines."""
+        with timeline_reads():
             self.scoped_answers(scenario, picks, data)
 
     def scoped_answers(self, scenario: Scenario, picks: list[int], data: st.DataObject) -> None:
