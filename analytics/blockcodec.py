@@ -190,24 +190,19 @@ def encode_timeline(days: Ids, countries: Ids, counts: Ids) -> tuple[bytes, byte
     return encode_counts(days), encode_counts(countries), encode_counts(counts)
 
 
-def decode_timelines(
-    rows: Sequence[tuple[int, bytes | memoryview, bytes | memoryview, bytes | memoryview, int]],
-) -> Timeline:
-    """Decode (blog id, days blob, countries blob, counts blob, cells) rows at once."""
-    by_width: dict[tuple[int, int, int], list[int]] = defaultdict(list)
-    for index, (_, days, countries, counts, cells) in enumerate(rows):
-        if cells:
-            by_width[(len(days) // cells, len(countries) // cells, len(counts) // cells)].append(index)
+Run = tuple[np.ndarray, np.ndarray, bytes | memoryview, bytes | memoryview, bytes | memoryview]
+
+
+def decode_timelines(runs: Sequence[Run]) -> Timeline:
+    """Decode runs of timeline rows: (blog ids, cells of each, then the rows' days, countries and counts blobs
+    back to back). Every row of a run has the same three widths; a single row is a run of one."""
     parts: list[tuple[np.ndarray, ...]] = []
-    for (day_width, country_width, count_width), members in by_width.items():
-        sizes = np.array([rows[index][4] for index in members], dtype=np.int64)
-        blogs = np.repeat(np.array([rows[index][0] for index in members], dtype=np.int64), sizes)
-        blobs = [(rows[index][1], rows[index][2], rows[index][3]) for index in members]
-        columns = [
-            np.frombuffer(b"".join(blob[column] for blob in blobs), dtype=_dtype(width)).astype(np.int64)
-            for column, width in ((0, day_width), (1, country_width), (2, count_width))
-        ]
-        parts.append((blogs, *columns))
+    for blogs, cells, *blobs in runs:
+        total = int(np.sum(cells))
+        if not total:
+            continue
+        columns = [np.frombuffer(blob, dtype=_dtype(len(blob) // total)).astype(np.int64) for blob in blobs]
+        parts.append((np.repeat(np.asarray(blogs, dtype=np.int64), cells), *columns))
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Timeline(empty, empty, empty, empty)

@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -190,6 +191,20 @@ class Mask:
     def kept_blogs(self) -> np.ndarray | None:
         """Positions of the blogs any kept pair names (``None``: every blog)."""
         return None if self.blogs is None else np.flatnonzero(self.blogs)
+
+    @cached_property
+    def whole_columns(self) -> np.ndarray | None:
+        """For a mask with ``pairs``: the columns it keeps for every blog, and (``blogs_elsewhere``) the blogs it
+        keeps in any other column. Computed once per cached mask."""
+        if self.pairs is None:
+            return None
+        return np.asarray(self.pairs.all(axis=0)) if len(self.pairs) else np.ones(self.pairs.shape[1], dtype=bool)
+
+    @cached_property
+    def blogs_elsewhere(self) -> np.ndarray | None:
+        if self.pairs is None or self.whole_columns is None:
+            return None
+        return np.flatnonzero(self.pairs[:, ~self.whole_columns].any(axis=1))
 
     def approximate_bytes(self) -> int:
         return sum(array.nbytes for array in (self.blogs, self.columns, self.pairs) if array is not None)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, TruncDate
 
-from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, decode, decode_timelines
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, Run, decode, decode_timelines
 from analytics.models import (
     BlogTimeline,
     BlogView,
@@ -62,6 +63,9 @@ class Coverage:
     blogs: np.ndarray | None = None
     timeline: dict[date, int] = field(default_factory=dict)  # day read from the blog timelines → span
     timeline_start: date | None = None  # the first day of the timelines' window
+    # A split read: this coverage serves only ``keys``; ``rest`` serves every other country key (``split_by``).
+    keys: list[int] | None = None
+    rest: Coverage | None = None
 
     def only(self, spans: set[int]) -> Coverage:
         return Coverage(
@@ -71,7 +75,14 @@ class Coverage:
             self.blogs,
             {day: span for day, span in self.timeline.items() if span in spans},
             self.timeline_start,
+            self.keys,
+            self.rest.only(spans) if self.rest is not None else None,
         )
+
+    def split_by(self, keys: list[int], rest: Coverage, rest_keys: list[int]) -> Coverage:
+        """This coverage for the country ``keys``, and ``rest`` for ``rest_keys``: a mask that keeps some
+        countries whole reads them from the blocks, and its other countries from a few blogs' timelines."""
+        return replace(self, keys=keys, rest=replace(rest, keys=rest_keys, rest=None))
 
     def single_block_spans(self) -> set[int]:
         """Spans served by exactly one block and nothing raw."""
@@ -210,7 +221,40 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
 
 
 def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
-    """Every (span, blog, country, views) entry of the blocks and raw ranges."""
+    """Every (span, blog, country, views) entry of the blocks, timelines and raw ranges (of a split coverage:
+    each part for its own country keys, so no cell is read twice)."""
+    if coverage.keys is None:
+        return _read_cells(coverage, country_keys)
+    parts = []
+    for part in (replace(coverage, rest=None), coverage.rest):
+        assert part is not None and part.keys is not None
+        wanted = part.keys if country_keys is None else sorted(set(part.keys) & set(country_keys))
+        if wanted:
+            cells = _read_cells(part, wanted)
+            parts.append(_restricted(cells, np.isin(cells.country, wanted)))
+    return _joined(parts)
+
+
+def _restricted(cells: Cells, keep: np.ndarray) -> Cells:
+    raw = len(cells.blog) - cells.raw_count
+    kept_raw = int(np.count_nonzero(keep[raw:]))
+    return Cells(cells.span[keep], cells.blog[keep], cells.country[keep], cells.views[keep], kept_raw)
+
+
+def _joined(parts: list[Cells]) -> Cells:
+    """The cells of every part, their raw entries last (``Cells.raw_count``)."""
+    pieces = [(part, slice(0, len(part.blog) - part.raw_count)) for part in parts]
+    pieces += [(part, slice(len(part.blog) - part.raw_count, len(part.blog))) for part in parts]
+
+    def column(name: str) -> np.ndarray:
+        arrays = [getattr(part, name)[at] for part, at in pieces]
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+
+    raw_count = sum(part.raw_count for part in parts)
+    return Cells(column("span"), column("blog"), column("country"), column("views"), raw_count)
+
+
+def _read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
     rows = list(block_rows(coverage, country_keys, "country_key", "blog_ids", "view_counts", "unique_blogs"))
     decoded = decode([(ids, counts, size) for _, _, ids, counts, size in rows])
     spans = np.array([row[0] for row in rows], dtype=np.int64)
@@ -240,8 +284,7 @@ def timeline_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
     if not coverage.timeline or coverage.blogs is None or not len(coverage.blogs):
         return Cells(empty, empty, empty, empty)
     assert coverage.timeline_start is not None
-    rows = BlogTimeline.objects.filter(start=coverage.timeline_start, blog_id__in=[int(b) for b in coverage.blogs])
-    found = decode_timelines(list(rows.values_list("blog_id", "days", "countries", "view_counts", "cells")))
+    found = decode_timelines(_timeline_runs(coverage.timeline_start, coverage.blogs))
     span_of = np.full(TIMELINE_DAYS, -1, dtype=np.int64)
     for day, span in coverage.timeline.items():
         span_of[(day - coverage.timeline_start).days] = span
@@ -250,6 +293,34 @@ def timeline_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
     if country_keys is not None and country_keys != [ALL_COUNTRIES]:
         keep &= np.isin(found.country, country_keys)
     return Cells(span[keep], found.blog[keep], found.country[keep], found.views[keep])
+
+
+def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
+    """The timeline rows of these blogs. On PostgreSQL concatenated by the database, one run per width triple
+    (a handful of rows for thousands of blogs, rather than a Python object per blob); elsewhere row by row."""
+    wanted = [int(blog) for blog in blogs]
+    if connection.vendor != "postgresql":
+        rows = BlogTimeline.objects.filter(start=start, blog_id__in=wanted)
+        return [
+            (np.array([blog]), np.array([cells]), days, countries, counts)
+            for blog, days, countries, counts, cells in rows.values_list(
+                "blog_id", "days", "countries", "view_counts", "cells"
+            )
+        ]
+    table = connection.ops.quote_name(BlogTimeline._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT string_agg(blog_id::text, ',' ORDER BY blog_id), string_agg(cells::text, ',' ORDER BY blog_id),
+                       string_agg(days, ''::bytea ORDER BY blog_id), string_agg(countries, ''::bytea ORDER BY blog_id),
+                       string_agg(view_counts, ''::bytea ORDER BY blog_id)
+                FROM {table} WHERE start = %s AND blog_id = ANY(%s) AND cells > 0
+                GROUP BY length(days) / cells, length(countries) / cells, length(view_counts) / cells""",
+            [start, wanted],
+        )
+        return [
+            (np.fromstring(ids, dtype=np.int64, sep=","), np.fromstring(cells, dtype=np.int64, sep=","), *blobs)
+            for ids, cells, *blobs in cursor.fetchall()
+        ]
 
 
 def raw_ranges_q(coverage: Coverage) -> Q:

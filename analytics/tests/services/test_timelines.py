@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
+import numpy as np
 import pytest
 
 from analytics.blockcodec import NO_COUNTRY, decode_timelines
@@ -55,7 +56,13 @@ def _raw_cells(start):  # type: ignore[no-untyped-def]
 
 def _stored_cells(start):  # type: ignore[no-untyped-def]
     rows = BlogTimeline.objects.filter(start=start).exclude(blog_id=0)
-    found = decode_timelines(list(rows.values_list("blog_id", "days", "countries", "view_counts", "cells")))
+    stored = rows.values_list("blog_id", "cells", "days", "countries", "view_counts")
+    found = decode_timelines(
+        [
+            (np.array([blog]), np.array([cells]), days, countries, counts)
+            for blog, cells, days, countries, counts in stored
+        ]
+    )
     cells: Counter[tuple[int, int, int]] = Counter()
     for blog, day, country, views in zip(found.blog, found.day, found.country, found.views, strict=True):
         cells[(int(blog), int(day), int(country))] += int(views)
