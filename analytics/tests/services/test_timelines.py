@@ -126,11 +126,17 @@ def test_no_trailing_block_no_timeline():
     assert coverage.timeline_start() is None
 
 
+AUTHOR_ANN = {"eq": {"field": "author", "value": "ann"}}
+TITLE_BLOG_1 = {"contains": {"field": "blog_title", "value": "blog 1"}}
 BODIES: list[dict[str, Any]] = [
     {"range": "year", "author_username": "ann"},
     {"range": "month", "author_username": "bob", "country_codes": ["US"]},
     {"start_date": (TODAY - timedelta(days=399)).isoformat(), "author_username": "ann"},  # reaches before it
     {"range": "year", "filters": {"contains": {"field": "blog_title", "value": "blog 1"}}},
+    # Trees that tie countries to blogs: read split, whole countries from blocks and the rest from timelines.
+    {"range": "year", "filters": {"or": [{"eq": {"field": "country", "value": "us"}}, AUTHOR_ANN]}},
+    {"range": "month", "filters": {"or": [{"in": {"field": "country", "values": ["US", "DE"]}}, TITLE_BLOG_1]}},
+    {"range": "year", "filters": {"not": {"or": [{"eq": {"field": "country", "value": "de"}}, AUTHOR_ANN]}}},
 ]
 
 
