@@ -220,11 +220,7 @@ class Run:
         run = self.command("fold_incremental", manage("precalculate_stats"))
         self.document["preaggregation"]["incremental"] = {"inserted_views": count, **_step_record(run, "precalc")}
         self.progress(4, f"incremental fold: {run.seconds:.2f} s wall, peak RSS {run.peak_rss_mb:.0f} MB")
-        self.document["preaggregation"]["targets"] = {
-            "full_seconds": report.FULL_FOLD_SECONDS_TARGET,
-            "full_peak_rss_mb": report.FULL_FOLD_RSS_MB_TARGET,
-            "incremental_seconds": report.INCREMENTAL_SECONDS_TARGET,
-        }
+        self.document["preaggregation"]["targets"] = report.FOLD_TARGETS[self.options.profile]
 
     def dataset_describe(self) -> None:
         facts = dataset_facts(self.options.database_url)
