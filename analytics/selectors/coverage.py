@@ -225,6 +225,8 @@ def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
     each part for its own country keys, so no cell is read twice)."""
     if coverage.keys is None:
         return _read_cells(coverage, country_keys)
+    # Split reads serve masks that tie blogs to countries, whose callers always ask for real country keys.
+    assert country_keys != [ALL_COUNTRIES], "a split coverage has no per-block totals to read"
     parts = []
     for part in (replace(coverage, rest=None), coverage.rest):
         assert part is not None and part.keys is not None
