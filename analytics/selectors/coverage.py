@@ -273,8 +273,11 @@ def _read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
 
 
 def timeline_start() -> date | None:
-    """The first day of the newest complete timeline window (its marker row), if any."""
-    markers = BlogTimeline.objects.filter(blog_id=0).order_by("-start")
+    """The first day of the newest complete timeline window (its marker row) whose trailing block exists too: the
+    fold writes and drops both together, and a path that dropped only the block (by hand, say) must not leave the
+    timeline speaking for days the blocks no longer vouch for."""
+    blocks = PeriodAnalyticsSummary.objects.filter(granularity=trailing_kind(TIMELINE_DAYS), country_key=ALL_COUNTRIES)
+    markers = BlogTimeline.objects.filter(blog_id=0, start__in=blocks.values("start")).order_by("-start")
     return markers.values_list("start", flat=True).first()
 
 

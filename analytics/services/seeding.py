@@ -24,7 +24,15 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
-from analytics.models import Blog, BlogView, Country, DailyAnalyticsSummary, FoldState, PeriodAnalyticsSummary
+from analytics.models import (
+    Blog,
+    BlogTimeline,
+    BlogView,
+    Country,
+    DailyAnalyticsSummary,
+    FoldState,
+    PeriodAnalyticsSummary,
+)
 from analytics.periods import local_date, local_midnight
 from analytics.services.ingestion import ViewRow, view_rows_insert
 
@@ -214,6 +222,7 @@ def demo_data_wipe() -> None:
     # Summaries are derived data: without the fold state they are rebuilt from scratch, as on a fresh database.
     DailyAnalyticsSummary.objects.all().delete()
     PeriodAnalyticsSummary.objects.all().delete()
+    BlogTimeline.objects.all().delete()
     FoldState.objects.all().delete()
     Blog.objects.all().delete()
     Country.objects.all().delete()

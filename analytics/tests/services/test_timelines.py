@@ -115,7 +115,9 @@ def test_no_trailing_block_no_timeline():
     with mock.patch("django.utils.timezone.now", return_value=NOW):
         summaries_fold(full=True)
     assert BlogTimeline.objects.exists()
+    assert coverage.timeline_start() == WINDOW_START
     PeriodAnalyticsSummary.objects.filter(granularity="364d").delete()
+    assert coverage.timeline_start() is None  # rows without their block are never read
     with (
         mock.patch("django.utils.timezone.now", return_value=NOW),
         mock.patch("analytics.services.rollups.timeline_write", side_effect=AssertionError("not due")),
