@@ -39,6 +39,7 @@ from analytics.periods import (
     reporting_tz,
 )
 from analytics.selectors.coverage import FoldInfo
+from analytics.services.cataloguelog import catalogue_log_prune
 from analytics.services.rollups import rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
 
@@ -314,6 +315,7 @@ def summaries_fold(
         )
     # Outside the fold's snapshot: writers bump this row too, and a REPEATABLE READ update of it would fail.
     data_version_bump()
+    catalogue_log_prune()
     if sketch:
         sketches.sketches_write(sketch)  # after the commit: a sketch never gets ahead of its day's blocks
     report.seconds = time.perf_counter() - started
