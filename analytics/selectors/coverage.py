@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, TruncDate
@@ -341,24 +342,60 @@ def raw_ranges_q(coverage: Coverage) -> Q:
 def raw_cells(coverage: Coverage) -> Cells:
     """The raw ranges as (span, blog, country, views) cells: one ``GROUP BY`` of local day, blog and country."""
     if not coverage.raw:
-        empty = np.zeros(0, dtype=np.int64)
-        return Cells(empty, empty, empty, empty)
+        return _empty_cells()
     span_of_day: dict[date, int] = {}
     for start, end, span in coverage.raw:
         day = local_date(start)
         while local_midnight(day) < end:
             span_of_day[day] = span
             day += timedelta(days=1)
-    rows = list(
+    grouped = (
         BlogView.objects.filter(raw_ranges_q(coverage))
         .annotate(day=TruncDate("timestamp", tzinfo=reporting_tz()), key=Coalesce("country_id", NO_COUNTRY))
         .values("day", "key", "blog_id")
         .annotate(views=Count("id"))
         .order_by()
-        .values_list("day", "blog_id", "key", "views")
     )
+    if connection.vendor == "postgresql":
+        try:
+            compiled = grouped.query.sql_with_params()
+        except EmptyResultSet:  # no blog kept: Django would answer this queryset without asking the database
+            return _empty_cells()
+        return _raw_cells_aggregated(compiled, span_of_day)
+    rows = list(grouped.values_list("day", "blog_id", "key", "views"))
     # Dates, not datetimes: no timezone conversion per row, and one dictionary lookup each.
     spans = np.fromiter((span_of_day[row[0]] for row in rows), dtype=np.int64, count=len(rows))
     columns = np.fromiter((value for row in rows for value in row[1:]), dtype=np.int64, count=3 * len(rows))
     columns = columns.reshape(-1, 3)
     return Cells(spans, columns[:, 0], columns[:, 1], columns[:, 2])
+
+
+_EPOCH = date(2000, 1, 1)
+
+
+def _empty_cells() -> Cells:
+    empty = np.zeros(0, dtype=np.int64)
+    return Cells(empty, empty, empty, empty)
+
+
+def _raw_cells_aggregated(grouped: tuple[str, Any], span_of_day: dict[date, int]) -> Cells:
+    """The same ``GROUP BY``, its rows concatenated by PostgreSQL into four strings that numpy parses: 20,000
+    raw views of a day cost ~20 ms less than as Python tuples."""
+    sql, params = grouped
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT string_agg((day - DATE '{_EPOCH.isoformat()}')::text, ','), string_agg(blog_id::text, ','),
+                       string_agg(key::text, ','), string_agg(views::text, ',')
+                FROM ({sql}) AS grouped""",
+            params,
+        )
+        texts = cursor.fetchone()
+    day, blog, key, views = (
+        np.zeros(0, dtype=np.int64) if text is None else np.fromstring(text, dtype=np.int64, sep=",") for text in texts
+    )
+    first = min(span_of_day)
+    span_of_offset = np.full((max(span_of_day) - first).days + 1, -1, dtype=np.int64)
+    for day_of_span, span in span_of_day.items():
+        span_of_offset[(day_of_span - first).days] = span
+    spans = span_of_offset[day - (first - _EPOCH).days]
+    return Cells(spans, blog, key, views)
