@@ -280,6 +280,8 @@ def queries_markdown(document: dict[str, Any]) -> str:
         f"{_ms(query['reference']['p50_ms'])} ms, {times(query['ratio'])}"
         for query in slow
     ] or ["- none"]
+    lines += latency_target_lines(queries)
+    lines += freshness_lines(document)
     lines += ["", "### Pre-aggregation", ""]
     lines += preaggregation_lines(document["preaggregation"], _profile(document))
     lines += [
@@ -357,6 +359,113 @@ def queries_markdown(document: dict[str, Any]) -> str:
     lines += ["", "Bodies (filled in from the bench database):", ""]
     lines += [f"- {label}: `{json.dumps(body)}`" for label, body in _bodies(queries)]
     return "\n".join(lines)
+
+
+# Issue #9's latency targets for the uncached fast path over HTTP (p50).
+LATENCY_TARGET_MS = 50.0
+LATENCY_TARGET_MS_BY_AUTHOR = 80.0  # blog-views/user lists every author
+LATENCY_TARGET_MS_NARROW = 10.0  # an answer that touches one day or one blog
+NARROW_GROUPS = ("one day", "one blog")
+RATIO_GROUPS = ("full-year", "30-day")
+
+
+def latency_target(query: dict[str, Any]) -> float:
+    if query["group"] in NARROW_GROUPS:
+        return LATENCY_TARGET_MS_NARROW
+    return LATENCY_TARGET_MS_BY_AUTHOR if query["endpoint"] == "blog-views/user" else LATENCY_TARGET_MS
+
+
+def latency_target_lines(queries: list[dict[str, Any]]) -> list[str]:
+    """Which bodies miss issue #9's per-body targets: a latency bound, never slower than the scan, and 20× the scan
+    for every full-year and 30-day body."""
+    over = [query for query in queries if (query["fast"]["p50_ms"] or 0) > latency_target(query)]
+    slower = [query for query in queries if query["ratio"] is not None and query["ratio"] < 1]
+    under = [
+        query
+        for query in queries
+        if query["group"] in RATIO_GROUPS and (query["ratio"] is None or query["ratio"] < RATIO_TARGET)
+    ]
+    lines = [
+        "",
+        "### Per-body targets (issue #9)",
+        "",
+        f"Uncached fast p50 at most {LATENCY_TARGET_MS:.0f} ms ({LATENCY_TARGET_MS_BY_AUTHOR:.0f} ms for "
+        f"`blog-views/user`, {LATENCY_TARGET_MS_NARROW:.0f} ms for a body that touches one day or one blog), never "
+        f"slower than the scan, and at least {RATIO_TARGET:.0f}× the scan for every full-year and 30-day body.",
+        "",
+    ]
+    checks = [
+        (f"over its latency target ({len(over)} of {len(queries)})", over),
+        (f"slower than the scan ({len(slower)})", slower),
+        (f"full-year or 30-day under {RATIO_TARGET:.0f}× the scan ({len(under)})", under),
+    ]
+    for title, found in checks:
+        lines.append(f"- {title}: " + ("none" if not found else ""))
+        lines += [
+            f"  - `{query['endpoint']}` {query['label']}: fast {_ms(query['fast']['p50_ms'])} ms "
+            f"(target {latency_target(query):.0f}), reference {_ms(query['reference']['p50_ms'])} ms, "
+            f"{times(query['ratio'])}"
+            for query in found
+        ]
+    return lines
+
+
+def freshness_lines(document: dict[str, Any]) -> list[str]:
+    """``bench.freshness``: the first answer after a catalogue change, and answers over an unfolded hour."""
+    changes, unfolded = document.get("catalogue_changes"), document.get("unfolded_hour")
+    lines: list[str] = []
+    if changes:
+        kinds = list(changes[0]["changes"])
+        lines += [
+            "",
+            "### The first answer after a new blog, author or country (target ≤ 1.5× a steady one)",
+            "",
+            "Fast server, uncached: the steady p50 of the body, then per kind of change three times: the change "
+            "(committed by another connection), the first request after it (timed). Answers equal the reference "
+            "server's in the same state.",
+            "",
+        ]
+        lines += _table(
+            ["endpoint", "body", "steady p50", *[f"after a {kind}" for kind in kinds]],
+            [
+                [
+                    f"`{entry['endpoint']}`",
+                    entry["label"],
+                    _ms(entry["steady"]["p50_ms"]),
+                    *[
+                        f"{_ms(entry['changes'][kind]['first_p50_ms'])} ({times(entry['changes'][kind]['ratio'])})"
+                        for kind in kinds
+                    ],
+                ]
+                for entry in changes
+            ],
+            "llr" + "r" * len(kinds),
+        )
+    if unfolded:
+        bodies = unfolded["bodies"]
+        lines += [
+            "",
+            f"### {unfolded['views']:,} views over the last hour, not folded (p50 / p95 ms)",
+            "",
+            "The views are written, nothing is folded, and today is then a changed day: what the fast path reads raw.",
+            "",
+        ]
+        lines += _table(
+            ["endpoint", "body", "fast", "reference", "ratio", "same answers"],
+            [
+                [
+                    f"`{entry['endpoint']}`",
+                    entry["label"],
+                    _pair(entry["fast"]),
+                    _pair(entry["reference"]),
+                    times(entry["ratio"]),
+                    "yes" if entry["identical"] else "**no**",
+                ]
+                for entry in bodies
+            ],
+            "llrrrl",
+        )
+    return lines
 
 
 def _calendar_year_note(document: dict[str, Any]) -> str:

@@ -2,7 +2,9 @@
 
 Steps: (1) create + migrate the bench database, (2) ``seed_data --reset``, (3) ``precalculate_stats --full``,
 (4) one new day of views + an incremental ``precalculate_stats``, (5) three gunicorn servers on 127.0.0.1,
-(6) the fixed request mix, (7) ``/healthz`` as the floor, (8) stop the servers and write docs/benchmarks.{json,md}.
+(6) the fixed request mix, (7) ``/healthz`` as the floor, (8) what a change costs the next answer (a new blog,
+author or country; an hour of views not yet folded: ``bench.freshness``), (9) stop the servers and write
+docs/benchmarks.{json,md}.
 Talks to 127.0.0.1 only, stops every process it started, and ends within ``--budget`` seconds.
 """
 
@@ -21,7 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import freshness, report
 from bench.machine import environment, git, load_average
 from bench.processes import (
     HARNESS_DECIDES,
@@ -47,7 +49,7 @@ from bench.workload import (
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/ideeza_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/11"
-STEPS = 8
+STEPS = 9
 SEED = 42
 # The data sets: today's benchmark set, and a real platform's (issue #9): many posts, few views each.
 PROFILES: dict[str, dict[str, int]] = {
@@ -186,6 +188,7 @@ class Run:
         if self.options.skip_seed:
             self.progress(2, "--skip-seed: reusing the seeded data; removing views an earlier run added for today")
             self.command("cleanup", manage("shell", "-c", "from bench.fresh_day import *; harness_views_delete()"))
+            freshness.harness_rows_delete(self.options.database_url)
             self.document["preaggregation"]["seed"] = None
             return
         o = self.options
@@ -357,6 +360,26 @@ class Run:
                 **report.latency_stats(latencies),
             }
 
+    def freshness_measure(self) -> None:
+        url, repeat = self.options.database_url, self.options.repeat
+        fast, reference = self.servers["fast"], self.servers["reference"]
+        self.progress(8, "the first answer after a new blog, author or country (fast server; answers vs reference)")
+        picks = picks_from_database(url)
+        changes = freshness.catalogue_changes_measure(fast, reference, url, picks, max(repeat, 5))
+        self.document["catalogue_changes"] = changes
+        self.progress(8, f"{freshness.UNFOLDED_VIEWS:,} views over the last hour, not folded: range=day and month")
+        self.document["unfolded_hour"] = freshness.unfolded_hour_measure(fast, reference, url, repeat)
+        for entry in [*changes, *self.document["unfolded_hour"]["bodies"]]:
+            if not entry["identical"]:
+                self.document["mismatches"].append(
+                    {
+                        "endpoint": entry["endpoint"],
+                        "label": entry["label"],
+                        "body": entry["body"],
+                        "kind": "bench.freshness: the fast answer differs from the reference answer",
+                    }
+                )
+
     def servers_stop(self) -> None:
         for server in self.servers.values():
             server.stop()
@@ -415,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         run.servers_start()
         run.queries_measure()
         run.healthz_measure()
+        run.freshness_measure()
         document["complete"] = True
     except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - any failure still stops the servers
         document["error"] = f"{type(error).__name__}: {error}"
@@ -422,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"\nFAILED: {document['error']}", file=sys.stderr, flush=True)
     finally:
-        run.progress(8, "stopping the servers")
+        run.progress(9, "stopping the servers")
         run.servers_stop()
     run.finish()
 

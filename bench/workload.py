@@ -26,9 +26,12 @@ ENDPOINTS: dict[str, str] = {
 # too (the seeded data covers only its last weeks).
 FULL_YEAR = "full-year"
 FILTERED = "full-year + filters"
+# Answers that touch one day or one blog (issue #9: at most 10 ms at the platform profile).
+ONE_DAY = "one day"
+ONE_BLOG = "one blog"
 # SPEC §8: the same windows with compare_to, so each one's cost reads against its body without (``COMPARED_TO``).
 COMPARED = "compare_to"
-GROUPS = (FULL_YEAR, FILTERED, "30-day", "calendar-year", COMPARED)
+GROUPS = (FULL_YEAR, FILTERED, "30-day", "calendar-year", ONE_DAY, ONE_BLOG, COMPARED)
 COMPARED_TO = {
     "range=year, compare_to=previous_period": "range=year",
     "range=month, compare_to=previous_year": "range=month",
@@ -56,6 +59,7 @@ class Picks:
     countries: tuple[str, ...]  # most viewed first
     author: str
     title_word: str
+    blog_id: int  # the most viewed blog
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def picks_from_database(database_url: str) -> Picks:
     titles = _rows(
         database_url,
         """
-        SELECT b.title FROM analytics_blogview v JOIN analytics_blog b ON b.id = v.blog_id
+        SELECT b.title, b.id FROM analytics_blogview v JOIN analytics_blog b ON b.id = v.blog_id
         GROUP BY b.id, b.title ORDER BY count(*) DESC, b.id LIMIT 3
         """,
     )
@@ -151,6 +155,7 @@ def picks_from_database(database_url: str) -> Picks:
         countries=tuple(code for (code,) in countries),
         author=authors[0][0],
         title_word=max(words, key=len).lower(),  # lower-case on purpose: contains is case-insensitive
+        blog_id=int(titles[0][1]),
     )
 
 
@@ -174,6 +179,8 @@ def probes(picks: Picks, *, today: date) -> list[Probe]:
             {"start_date": span_start.isoformat(), "end_date": today.isoformat()},
         ),
         ("range=month", "30-day", {"range": "month"}),
+        ("range=day", ONE_DAY, {"range": "day"}),
+        (f"year + blog_id {picks.blog_id}", ONE_BLOG, {"range": "year", "blog_id": picks.blog_id}),
         (f"year + country_codes {first},{second}", FILTERED, {"range": "year", "country_codes": [first, second]}),
         (f"year + exclude {first}", FILTERED, {"range": "year", "exclude_country_codes": [first]}),
         (f"year + author {picks.author}", FILTERED, {"range": "year", "author_username": picks.author}),
