@@ -174,12 +174,14 @@ def catalogue_token_uninstall(apps, schema_editor):
 
 
 # --- the catalogue log (migration 0011, PostgreSQL) -------------------------------------------------------------
-# Which blogs changed, by the writing transaction's id, so a process can bring its cached listing up to date by
-# reading only those blogs (analytics/selectors/catalogue.py, ``listing_follow``): a reader names the changes its
+# What changed in the catalogue, by the writing transaction's id, so a process can bring its cached listing up to
+# date by reading only that (analytics/selectors/catalogue.py, ``listing_follow``): a reader names the changes its
 # listing has not seen with ``NOT pg_visible_in_snapshot(xid, <the listing's snapshot>)``, exact under concurrent
-# commits where a sequence number would miss a lower number committed later. ``blog_id`` NULL marks a change the
-# listing cannot follow blog by blog (a country, a username, a TRUNCATE, a pruning of the log): read it whole.
-# Not a Django model, so a test's flush never empties it (a TRUNCATE of the catalogue tables logs a NULL instead).
+# commits where a sequence number would miss a lower number committed later. ``kind``: 'b' a blog (``blog_id``)
+# was inserted, updated or deleted; 'u' usernames changed (a listing forgets the ones it remembered); 'r' a change
+# the listing cannot follow (a TRUNCATE, a pruning of the log): read it whole. Countries need no row: a listing
+# that follows reads them again (a few hundred rows at most); their triggers only renew the token. Not a Django
+# model, so a test's flush never empties it (a TRUNCATE of the catalogue tables logs an 'r' instead).
 CATALOGUE_LOG_UP = """
 CREATE FUNCTION analytics_bump_catalogue() RETURNS void LANGUAGE sql AS $$
     UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
@@ -188,26 +190,21 @@ $$;
 
 CREATE TABLE analytics_cataloguelog (
     xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    blog_id bigint
+    kind char(1) NOT NULL CHECK (kind IN ('b', 'u', 'r')),
+    blog_id bigint CHECK ((kind = 'b') = (blog_id IS NOT NULL))
 );
 CREATE INDEX analytics_cataloguelog_xid ON analytics_cataloguelog (xid);
 
 CREATE FUNCTION analytics_blogs_logged() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO analytics_cataloguelog (blog_id) SELECT id FROM new_rows;
+        INSERT INTO analytics_cataloguelog (kind, blog_id) SELECT 'b', id FROM new_rows;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO analytics_cataloguelog (blog_id) SELECT id FROM old_rows;
+        INSERT INTO analytics_cataloguelog (kind, blog_id) SELECT 'b', id FROM old_rows;
     ELSE
-        INSERT INTO analytics_cataloguelog (blog_id) SELECT id FROM new_rows UNION SELECT id FROM old_rows;
+        INSERT INTO analytics_cataloguelog (kind, blog_id)
+        SELECT 'b', id FROM (SELECT id FROM new_rows UNION SELECT id FROM old_rows) AS touched;
     END IF;
-    PERFORM analytics_bump_catalogue();
-    RETURN NULL;
-END $$;
-
-CREATE FUNCTION analytics_catalogue_reset() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO analytics_cataloguelog (blog_id) VALUES (NULL);
     PERFORM analytics_bump_catalogue();
     RETURN NULL;
 END $$;
@@ -215,10 +212,27 @@ END $$;
 -- A user saved whole (a password change, the admin) updates its username column too: only a new name counts.
 CREATE FUNCTION analytics_usernames_logged() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM old_rows JOIN new_rows USING (id) WHERE old_rows.username <> new_rows.username) THEN
-        INSERT INTO analytics_cataloguelog (blog_id) VALUES (NULL);
-        PERFORM analytics_bump_catalogue();
+    IF TG_OP = 'UPDATE' THEN
+        IF NOT EXISTS (SELECT 1 FROM old_rows JOIN new_rows USING (id) WHERE old_rows.username <> new_rows.username)
+        THEN
+            RETURN NULL;
+        END IF;
     END IF;
+    INSERT INTO analytics_cataloguelog (kind) VALUES ('u');
+    PERFORM analytics_bump_catalogue();
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION analytics_catalogue_reset() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO analytics_cataloguelog (kind) VALUES ('r');
+    PERFORM analytics_bump_catalogue();
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION analytics_catalogue_bumped() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM analytics_bump_catalogue();
     RETURN NULL;
 END $$;
 
@@ -232,14 +246,16 @@ CREATE TRIGGER analytics_blog_updated AFTER UPDATE ON analytics_blog
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_blogs_logged();
 CREATE TRIGGER analytics_blog_deleted AFTER DELETE ON analytics_blog
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_blogs_logged();
-CREATE TRIGGER analytics_country_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON analytics_country
+CREATE TRIGGER analytics_blog_truncated AFTER TRUNCATE ON analytics_blog
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_catalogue_reset();
+CREATE TRIGGER analytics_country_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON analytics_country
+    FOR EACH STATEMENT EXECUTE FUNCTION analytics_catalogue_bumped();
 CREATE TRIGGER analytics_username_changed AFTER UPDATE ON auth_user
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_usernames_logged();
-CREATE TRIGGER analytics_user_deleted AFTER DELETE OR TRUNCATE ON auth_user
-    FOR EACH STATEMENT EXECUTE FUNCTION analytics_catalogue_reset();
-CREATE TRIGGER analytics_blog_truncated AFTER TRUNCATE ON analytics_blog
+CREATE TRIGGER analytics_user_deleted AFTER DELETE ON auth_user
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION analytics_usernames_logged();
+CREATE TRIGGER analytics_user_truncated AFTER TRUNCATE ON auth_user
     FOR EACH STATEMENT EXECUTE FUNCTION analytics_catalogue_reset();
 """
 
@@ -251,9 +267,11 @@ DROP TRIGGER IF EXISTS analytics_blog_truncated ON analytics_blog;
 DROP TRIGGER IF EXISTS analytics_country_changed ON analytics_country;
 DROP TRIGGER IF EXISTS analytics_username_changed ON auth_user;
 DROP TRIGGER IF EXISTS analytics_user_deleted ON auth_user;
+DROP TRIGGER IF EXISTS analytics_user_truncated ON auth_user;
 DROP FUNCTION IF EXISTS analytics_blogs_logged();
 DROP FUNCTION IF EXISTS analytics_usernames_logged();
 DROP FUNCTION IF EXISTS analytics_catalogue_reset();
+DROP FUNCTION IF EXISTS analytics_catalogue_bumped();
 DROP FUNCTION IF EXISTS analytics_bump_catalogue();
 DROP TABLE IF EXISTS analytics_cataloguelog;
 CREATE TRIGGER analytics_blog_changed AFTER INSERT OR UPDATE OR DELETE ON analytics_blog

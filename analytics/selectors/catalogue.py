@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -159,14 +159,23 @@ def _parse_ids(text: str | None) -> np.ndarray:
 # A listing follows at most this many changed blogs; past it (a bulk import) reading it whole is as cheap.
 FOLLOW_MAX_BLOGS = 20_000
 
+
+@dataclass(frozen=True)
+class Countries:
+    """Every country, ascending id, as a follow reads them."""
+
+    ids: np.ndarray
+    codes: tuple[str, ...]
+
+
 # One statement, so one snapshot even outside REPEATABLE READ: whether the current snapshot sees everything the
 # listing's snapshot saw (every transaction then running is one the listing's did not see, and nothing newer was
-# visible to it), whether any change since is one the listing cannot follow blog by blog (a NULL row), the blogs
-# changed since (log rows committed for this snapshot that the listing's snapshot did not see), and their current
-# (id, author id). Rows below the listing's xmin committed before it was read, so the xid index bounds the scan.
+# visible to it); the log rows committed for this snapshot that the listing's did not see, by kind (a reset, a
+# username change, the blogs changed); those blogs' current (id, author id); and every country. Rows below the
+# listing's xmin committed before it was read, so the xid index bounds the scan.
 _FOLLOW = """
 WITH since AS (
-    SELECT DISTINCT blog_id FROM analytics_cataloguelog
+    SELECT DISTINCT kind, blog_id FROM analytics_cataloguelog
     WHERE xid >= pg_snapshot_xmin(%(then)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(then)s::pg_snapshot)
 )
 SELECT
@@ -176,34 +185,51 @@ SELECT
             SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS running (xid)
             WHERE pg_visible_in_snapshot(running.xid, %(then)s::pg_snapshot)
         ),
-    EXISTS (SELECT 1 FROM since WHERE blog_id IS NULL),
-    (SELECT count(*) FROM since),
-    (SELECT string_agg(blog_id::text, ',') FROM since),
-    (SELECT string_agg(id::text, ',') FROM {blogs} WHERE id IN (SELECT blog_id FROM since)),
-    (SELECT string_agg(author_id::text, ',') FROM {blogs} WHERE id IN (SELECT blog_id FROM since))
+    EXISTS (SELECT 1 FROM since WHERE kind = 'r'),
+    EXISTS (SELECT 1 FROM since WHERE kind = 'u'),
+    (SELECT count(*) FROM since WHERE kind = 'b'),
+    (SELECT string_agg(blog_id::text, ',') FROM since WHERE kind = 'b'),
+    (SELECT string_agg(id::text, ',') FROM {blogs} WHERE id IN (SELECT blog_id FROM since WHERE kind = 'b')),
+    (SELECT string_agg(author_id::text, ',') FROM {blogs} WHERE id IN (SELECT blog_id FROM since WHERE kind = 'b')),
+    (SELECT array_agg(id ORDER BY id) FROM {countries}),
+    (SELECT array_agg(code ORDER BY id) FROM {countries})
 """
 
 
 def listing_follow(previous: Listing) -> Listing | None:
-    """``previous`` brought up to the current snapshot by reading only the blogs changed since it was read; ``None``
-    when that cannot be done exactly (another database, a change of another kind, too many changes, a snapshot
-    that does not follow ``previous``'s), and the caller reads the listing whole."""
+    """``previous`` brought up to the current snapshot by reading only the blogs changed since it was read (and the
+    countries, a few hundred rows at most); ``None`` when that cannot be done exactly (another database, a reset or
+    a pruned log, too many changes, a snapshot that does not follow ``previous``'s): the caller reads it whole."""
     if connection.vendor != "postgresql" or previous.snapshot is None:
         return None
-    blogs = connection.ops.quote_name(Blog._meta.db_table)
+    tables = {"blogs": Blog._meta.db_table, "countries": Country._meta.db_table}
+    quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}
     with connection.cursor() as cursor:
-        cursor.execute(_FOLLOW.format(snapshot=_SNAPSHOT, blogs=blogs), {"then": previous.snapshot})
-        snapshot, follows, reset, changed, changed_text, ids_text, authors_text = cursor.fetchone()
+        cursor.execute(_FOLLOW.format(snapshot=_SNAPSHOT, **quoted), {"then": previous.snapshot})
+        snapshot, follows, reset, renamed, changed, *texts, country_ids, codes = cursor.fetchone()
     if not follows or reset or changed > FOLLOW_MAX_BLOGS:
         return None
-    if not changed:
-        return replace(previous, snapshot=snapshot)
-    changed_ids, ids, authors = (_parse_ids(text) for text in (changed_text, ids_text, authors_text))
-    return _listing_changed(previous, changed_ids, ids, authors, snapshot)
+    changed_ids, ids, authors = (_parse_ids(text) for text in texts)
+    return _listing_changed(
+        previous,
+        changed_ids,
+        ids,
+        authors,
+        Countries(np.array(country_ids or [], dtype=np.int64), tuple(codes or ())),
+        snapshot=snapshot,
+        forget_usernames=renamed,
+    )
 
 
 def _listing_changed(
-    previous: Listing, changed: np.ndarray, ids: np.ndarray, authors: np.ndarray, snapshot: str | None
+    previous: Listing,
+    changed: np.ndarray,
+    ids: np.ndarray,
+    authors: np.ndarray,
+    countries: Countries,
+    *,
+    snapshot: str | None,
+    forget_usernames: bool,
 ) -> Listing:
     """``previous`` without the ``changed`` blogs, then with the rows they have now (``ids``, ``authors``)."""
     order = np.argsort(ids)
@@ -211,38 +237,32 @@ def _listing_changed(
     kept = ~np.isin(previous.blog_ids, changed)
     at = np.searchsorted(previous.blog_ids[kept], ids)
     blog_ids = np.insert(previous.blog_ids[kept], at, ids)
-    author_index = previous.author_index[kept]
-    known = np.searchsorted(previous.author_ids, authors).clip(max=max(len(previous.author_ids) - 1, 0))
-    if len(previous.author_ids) and (previous.author_ids[known] == authors).all():
-        author_ids = previous.author_ids
-        author_index = np.insert(author_index, at, known)
-        if np.bincount(author_index, minlength=len(author_ids)).min(initial=1) > 0:
-            return _follower(previous, blog_ids, author_index, author_ids, changed, snapshot)
-    # A new author, or an author left without blogs: number the authors again.
-    per_blog = np.insert(previous.author_ids[previous.author_index[kept]], at, authors)
-    author_ids, inverse = np.unique(per_blog, return_inverse=True)
-    return _follower(previous, blog_ids, inverse.astype(np.int64), author_ids.astype(np.int64), changed, snapshot)
-
-
-def _follower(
-    previous: Listing,
-    blog_ids: np.ndarray,
-    author_index: np.ndarray,
-    author_ids: np.ndarray,
-    changed: np.ndarray,
-    snapshot: str | None,
-) -> Listing:
+    author_ids = previous.author_ids
+    author_index = np.insert(previous.author_index[kept], at, _known_positions(author_ids, authors))
+    if (author_index < 0).any() or np.bincount(author_index, minlength=len(author_ids)).min(initial=1) == 0:
+        # A new author, or an author left without blogs: number the authors again.
+        per_blog = np.insert(previous.author_ids[previous.author_index[kept]], at, authors)
+        unique, inverse = np.unique(per_blog, return_inverse=True)
+        author_ids, author_index = unique.astype(np.int64), inverse.astype(np.int64)
     gone = set(changed.tolist())
     return Listing(
         blog_ids=blog_ids,
         author_index=author_index,
         author_ids=author_ids,
-        country_ids=previous.country_ids,
-        codes=previous.codes,
+        country_ids=countries.ids,
+        codes=countries.codes,
         snapshot=snapshot,
         _titles={blog_id: title for blog_id, title in previous._titles.items() if blog_id not in gone},
-        _usernames=dict(previous._usernames),
+        _usernames={} if forget_usernames else dict(previous._usernames),
     )
+
+
+def _known_positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Each id's position in ``sorted_ids``, or -1 where it is not there."""
+    if not len(sorted_ids):
+        return np.full(len(ids), -1, dtype=np.int64)
+    found = np.searchsorted(sorted_ids, ids).clip(max=len(sorted_ids) - 1)
+    return np.where(sorted_ids[found] == ids, found, -1).astype(np.int64)
 
 
 # --- the mask --------------------------------------------------------------------------------------------------

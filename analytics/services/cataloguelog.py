@@ -3,7 +3,7 @@
 The log names the blogs each transaction changed, so a process can follow catalogue changes blog by blog
 (``analytics.selectors.catalogue.listing_follow``). A process needs only the rows its newest listing has not seen,
 so ``precalculate_stats`` keeps the newest rows and drops the rest once the log grows past ``PRUNE_ABOVE``. It logs
-a NULL row in the same transaction: a listing read before the pruning, which might have missed a dropped row, sees
+an 'r' row in the same transaction: a listing read before the pruning, which might have missed a dropped row, sees
 that row as a change it cannot follow and reads the listing whole (once).
 """
 
@@ -30,5 +30,5 @@ def catalogue_log_prune(*, above: int = PRUNE_ABOVE, keep: int = KEEP) -> int:
             [keep],
         )
         dropped = cursor.rowcount
-        cursor.execute("INSERT INTO analytics_cataloguelog (blog_id) VALUES (NULL)")
+        cursor.execute("INSERT INTO analytics_cataloguelog (kind) VALUES ('r')")
     return dropped
