@@ -25,6 +25,7 @@ from analytics.blockcodec import (
     bits_row,
     decode,
     decode_country_matrix,
+    packed_bits,
     union_packed,
 )
 from analytics.filters import AnalyticsQuery, Window
@@ -247,7 +248,7 @@ def _packed_blog_sets(
     blog ids. Raises ``InconsistentSummaries`` when a bit names a blog the listing does not hold."""
     top_id = int(listing.blog_ids[-1]) if len(listing.blog_ids) else 0
     seen = union_packed(bitsets, groups, group_count, top_id + 1)
-    existing = np.packbits(np.isin(np.arange(top_id + 1), listing.blog_ids), bitorder="little")
+    existing = packed_bits(listing.blog_ids, seen.shape[1])
     beyond = any(bits[:, seen.shape[1] :].any() for bits in bitsets)
     if beyond or (np.bitwise_or.reduce(seen, axis=0) & ~existing).any():
         raise InconsistentSummaries("a summary names a blog that no longer exists")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyroaring import BitMap
 
 from analytics.blockcodec import (
     bits_row,
     decode,
     decode_country_matrix,
+    decode_set,
     encode_bits,
     encode_country_matrix,
     encode_counts,
@@ -66,3 +69,25 @@ def test_union_bits_ors_rows_of_any_width_by_group(entries: list[tuple[int, list
     for group in range(4):
         expected = sorted({blog for g, ids in entries if g == group for blog in ids if blog < width_bits})
         assert np.flatnonzero(merged[group]).tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.integers(min_value=0, max_value=2**32 - 1), max_size=200).map(sorted))
+def test_blog_sets_are_portable_roaring_bitmaps(ids: list[int]) -> None:
+    """Any reader of the portable roaring format (here pyroaring's own deserialiser) reads the same ids back."""
+    blob = encode_bits(ids)
+    assert decode_set(blob).tolist() == ids
+    assert (list(BitMap.deserialize(blob)) if blob else []) == ids
+
+
+def test_a_blog_set_costs_the_blogs_present_not_the_largest_id() -> None:
+    """500 blogs among 1,000,000: about 1 kB, where a bitset over the ids took 125 kB (issue #9)."""
+    ids = np.sort(np.random.default_rng(9).choice(1_000_000, size=500, replace=False))
+    assert len(encode_bits(ids)) < 2_000
+    assert len(encode_country_matrix([(1, 500, ids), (2, 3, [7, 999_999])])) < 2_200
+    assert np.flatnonzero(np.unpackbits(bits_row(encode_bits(ids))[0], bitorder="little")).tolist() == ids.tolist()
+
+
+def test_a_blog_id_past_32_bits_is_refused_not_wrapped() -> None:
+    with pytest.raises(ValueError, match="4,294,967,295"):
+        encode_bits([1, 2**32])
