@@ -51,27 +51,71 @@ def blog_set(blog_ids: Sequence[int] | np.ndarray) -> BitMap:
     return BitMap(values)
 
 
+# A blog set is a tagged blob: a packed bitset over the ids (tag 0), or a roaring bitmap in its portable
+# serialisation (tag 1; pyroaring, the format CRoaring, Java and Go share) when that is at most a quarter of the
+# bitset's bytes. Dense and middling sets (a year of a country: thousands of blogs) stay bitsets, read without a
+# copy; sparse ones (a day's country: 500 blogs among 1,000,000, 1.1 kB instead of 125 kB) take the bytes of the
+# blogs present and are unpacked id by id. Empty: no bytes. Measured in docs/design.md ("Roaring bitmaps").
+_BITSET, _ROARING = 0, 1
+ROARING_AT_MOST = 0.25  # of the bitset's size
+
+
 def encode_bits(blog_ids: Sequence[int] | np.ndarray) -> bytes:
-    """The ids as a roaring bitmap in its portable serialisation (pyroaring; the format CRoaring, Java and Go
-    share): its size follows the blogs present, not the largest id, so a day's country of 500 blogs among
-    1,000,000 is about 1 kB where a bitset took 125 kB. Empty: no bytes."""
-    return blog_set(blog_ids).serialize() if len(blog_ids) else b""
+    """A blog set blob (see above) of these ids."""
+    if not len(blog_ids):
+        return b""
+    roaring = blog_set(blog_ids).serialize()
+    top = int(np.max(np.asarray(blog_ids, dtype=np.int64)))
+    if len(roaring) > ROARING_AT_MOST * ((top + 8) // 8):
+        return bytes([_BITSET]) + packed_bits(np.asarray(blog_ids, dtype=np.int64)).tobytes()
+    return bytes([_ROARING]) + roaring
+
+
+def _tag(blob: bytes | memoryview) -> int:
+    """A blob's first byte (psycopg2's memoryviews index as one-byte ``bytes``, not as ints)."""
+    return bytes(blob[:1])[0]
+
+
+def packed_set(blob: bytes | memoryview) -> np.ndarray:
+    """A blog set blob as a packed little-endian bitset (bit i set when blog id i is in it)."""
+    if not len(blob):
+        return np.zeros(0, dtype=np.uint8)
+    if _tag(blob) == _BITSET:
+        return np.frombuffer(blob, dtype=np.uint8, offset=1)
+    return packed_bits(_roaring_ids(blob))
 
 
 def decode_set(blob: bytes | memoryview) -> np.ndarray:
-    """The ids of an ``encode_bits`` blob, ascending (uint32)."""
+    """The ids of a blog set blob, ascending."""
     if not len(blob):
-        return np.zeros(0, dtype=np.uint32)
-    return np.frombuffer(BitMap.deserialize(bytes(blob)).to_array(), dtype=np.uint32)
+        return np.zeros(0, dtype=np.int64)
+    if _tag(blob) == _BITSET:
+        return np.flatnonzero(np.unpackbits(packed_set(blob), bitorder="little"))
+    return _roaring_ids(blob).astype(np.int64)
+
+
+def _roaring_ids(blob: bytes | memoryview) -> np.ndarray:
+    return np.frombuffer(BitMap.deserialize(bytes(blob[1:])).to_array(), dtype=np.uint32)
 
 
 def packed_bits(ids: np.ndarray, width_bytes: int | None = None) -> np.ndarray:
     """Ids as a little-endian packed bitset (bit i set when id i is present), ``width_bytes`` wide (default: just
-    wide enough; ids beyond the width are left out): a boolean scatter and ``np.packbits``."""
+    wide enough; ids beyond the width are left out). Few ascending ids (a sparse set in a wide bitset) are OR-ed
+    byte by byte, so the cost follows the ids; otherwise a boolean scatter and ``np.packbits``."""
     top = int(ids.max()) if len(ids) else -1
     width = (top + 8) // 8 if width_bytes is None else width_bytes
+    if width_bytes is not None and top >= 8 * width:
+        ids = ids[ids < 8 * width]
+    if len(ids) < width and (len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())):
+        packed = np.zeros(width, dtype=np.uint8)
+        if len(ids):
+            byte = ids >> 3
+            starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+            bit = np.left_shift(1, ids & 7).astype(np.uint8)
+            packed[byte[starts]] = np.bitwise_or.reduceat(bit, starts)
+        return packed
     bits = np.zeros(8 * width, dtype=bool)
-    bits[ids[ids < 8 * width] if width_bytes is not None else ids] = True
+    bits[ids] = True
     return np.packbits(bits, bitorder="little")
 
 
@@ -105,14 +149,14 @@ def union_packed(blocks: Sequence[np.ndarray], groups: np.ndarray, group_count: 
 
 
 def bits_row(blob: bytes | memoryview) -> np.ndarray:
-    """One ``encode_bits`` blob as a 1 × n packed bitset block for ``union_bits``."""
-    return packed_bits(decode_set(blob)).reshape(1, -1)
+    """One blog set blob as a 1 × n packed bitset block for ``union_bits``."""
+    return packed_set(blob).reshape(1, -1)
 
 
 def encode_country_matrix(columns: Sequence[tuple[int, int, Ids]]) -> bytes:
-    """A block's countries in one blob: (country key, views, blog ids) per country → header + roaring bitmaps.
+    """A block's countries in one blob: (country key, views, blog ids) per country → header + blog set blobs.
 
-    Layout: int64 n, n int64 keys, n int64 views, n int64 bitmap lengths, then the n ``encode_bits`` blobs.
+    Layout: int64 n, n int64 keys, n int64 views, n int64 blob lengths, then the n ``encode_bits`` blobs.
     """
     sets = [encode_bits(ids) for _, _, ids in columns]
     header = [len(columns), *(key for key, _, _ in columns), *(views for _, views, _ in columns), *map(len, sets)]
@@ -121,17 +165,25 @@ def encode_country_matrix(columns: Sequence[tuple[int, int, Ids]]) -> bytes:
 
 def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keys, views, packed bitset rows as a count × width uint8 matrix) of ``encode_country_matrix``; the width
-    is that of the largest id in any row."""
+    is that of the widest row. Bitset rows are copied in; roaring rows are scattered in one pass."""
     (count,) = (int(value) for value in np.frombuffer(blob, dtype="<i8", count=1))
     header = np.frombuffer(blob, dtype="<i8", count=1 + 3 * count)
     keys, views, lengths = header[1 : 1 + count], header[1 + count : 1 + 2 * count], header[1 + 2 * count :]
-    ends = 8 * (1 + 3 * count) + np.cumsum(lengths)
-    sets = [decode_set(blob[int(end - length) : int(end)]) for end, length in zip(ends, lengths, strict=True)]
-    width = max(((int(ids[-1]) + 8) // 8 for ids in sets if len(ids)), default=0)
+    ends = (8 * (1 + 3 * count) + np.cumsum(lengths)).tolist()
+    parts = [blob[end - length : end] for end, length in zip(ends, lengths.tolist(), strict=True)]
+    tags = [_tag(part) if len(part) else None for part in parts]
+    dense = {row: packed_set(part) for row, part in enumerate(parts) if tags[row] == _BITSET}
+    sparse = {row: _roaring_ids(part) for row, part in enumerate(parts) if tags[row] == _ROARING}
+    width = max(
+        [len(bits) for bits in dense.values()] + [(int(ids[-1]) + 8) // 8 for ids in sparse.values() if len(ids)],
+        default=0,
+    )
     rows = np.zeros((count, width), dtype=np.uint8)
-    if width:
-        row_of = np.repeat(np.arange(count, dtype=np.int64) * 8 * width, [len(ids) for ids in sets])
-        rows = packed_bits(row_of + np.concatenate(sets), count * width).reshape(count, width)
+    for row, bits in dense.items():
+        rows[row, : len(bits)] = bits
+    if sparse:
+        offsets = np.repeat(np.array(list(sparse), dtype=np.int64) * 8 * width, [len(ids) for ids in sparse.values()])
+        rows |= packed_bits(offsets + np.concatenate(list(sparse.values())), count * width).reshape(count, width)
     return keys.copy(), views.copy(), rows
 
 

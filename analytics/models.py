@@ -78,7 +78,8 @@ class SummaryBlock(models.Model):
     """Views of one country in one block of days, as two parallel packed arrays (see docs/design.md).
 
     ``blog_ids`` holds the distinct blog ids viewed and ``view_counts`` the views of each (analytics.blockcodec);
-    ``blog_bits`` the same ids as a roaring bitmap, for distinct counts that need no per-blog views. ``country_key`` is
+    ``blog_bits`` the same ids as a blog set (bitset or roaring bitmap), for distinct counts that need no per-blog
+    views. ``country_key`` is
     the country id, or 0 for views with no country. Summaries are
     derived data: they carry no foreign keys, and titles, authors and codes are joined at query time, so
     renaming a blog or handing it to another author never makes a summary stale.
@@ -90,7 +91,7 @@ class SummaryBlock(models.Model):
     blog_ids = models.BinaryField()
     view_counts = models.BinaryField()
     blog_bits = models.BinaryField(
-        default=b"", help_text="The blog ids viewed as a roaring bitmap (portable format): distinct counts by union."
+        default=b"", help_text="The blog ids viewed as a blog set (bitset or roaring bitmap): distinct counts by union."
     )
     country_matrix = models.BinaryField(
         default=b"", help_text="ALL rows only: every country's views and blog bitmap (analytics.blockcodec)."
