@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -105,10 +107,11 @@ def test_blobs_read_back_from_psycopg2_memoryviews() -> None:
     """psycopg2 hands bytea over as a memoryview of format 'c', whose items are one-byte ``bytes``, not ints."""
     dense, sparse = list(range(0, 600, 3)), [5, 70_000, 999_999]
     for ids in (dense, sparse):
-        blob = memoryview(encode_bits(ids)).cast("c")
+        blob: Any = memoryview(encode_bits(ids)).cast("c")
         assert decode_set(blob).tolist() == ids
         assert np.flatnonzero(np.unpackbits(bits_row(blob)[0], bitorder="little")).tolist() == ids
-    _, _, rows = decode_country_matrix(memoryview(encode_country_matrix([(1, 1, dense), (2, 1, sparse)])).cast("c"))
+    matrix: Any = memoryview(encode_country_matrix([(1, 1, dense), (2, 1, sparse)])).cast("c")
+    _, _, rows = decode_country_matrix(matrix)
     assert [np.flatnonzero(np.unpackbits(row, bitorder="little")).tolist() for row in rows] == [dense, sparse]
 
 
