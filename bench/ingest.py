@@ -22,7 +22,6 @@ import queue
 import random
 import secrets
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ import psycopg2
 from psycopg2 import sql
 
 from bench import report as bench_report
-from bench.processes import HOST, REPO_ROOT, free_port, gunicorn_argv
+from bench.processes import HOST, REPO_ROOT, Server
 
 OUT_DIR = REPO_ROOT / "bench" / "out"
 RESULT_JSON = OUT_DIR / "ingest.json"
@@ -107,51 +106,11 @@ def postgres_version(database_url: str) -> str:
         return str(cursor.fetchone()[0])
 
 
-def gunicorn_start(*, port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    argv = gunicorn_argv(port=port, extra=["--workers", str(workers)])
-    sink = log.open("ab")
-    return subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def gunicorn_stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the master (workers finish their request), then SIGKILL whatever is left of its group."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=40)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)  # the session this harness created for it
-    process.wait()
-
-
-def request(port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
-    give_up = time.monotonic() + timeout
-    while time.monotonic() < give_up:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited during start-up; see {log}.")
-        with contextlib.suppress(OSError, http.client.HTTPException):
-            if request(port, "GET", "/healthz", None, {})[0] == 200:
-                return
-        time.sleep(0.25)
-    raise SystemExit(f"gunicorn did not answer /healthz within {timeout:.0f} s; see {log}.")
-
-
-def access_token(port: int, password: str) -> str:
-    body = json.dumps({"username": INGEST_USERNAME, "password": password}).encode()
-    status, reply = request(port, "POST", "/api/token/", body, {"Content-Type": "application/json"})
-    if status != 200:
-        raise SystemExit(f"POST /api/token/ answered {status}: {reply[:200]!r}")
-    return str(json.loads(reply)["access"])
+def access_token(server: Server, password: str) -> str:
+    reply = server.post("/api/token/", {"username": INGEST_USERNAME, "password": password})
+    if reply.status != 200:
+        raise SystemExit(f"POST /api/token/ answered {reply.status}: {reply.body[:200]!r}")
+    return str(reply.json()["access"])
 
 
 # --- the client processes ------------------------------------------------------------------------------------
@@ -402,17 +361,22 @@ def main(argv: list[str] | None = None) -> int:
     manage(["create_ingest_user", INGEST_USERNAME, "--password-from-env", "BENCH_INGEST_PASSWORD"], env=env, log=log)
     catalogue = catalogue_read(args.database_url)
 
-    port = free_port()
     load_before = os.getloadavg()
-    print(f"gunicorn: {args.workers} workers on {HOST}:{port}")
-    server = gunicorn_start(port=port, workers=args.workers, env=env, log=log)
+    server = Server(
+        "ingest",
+        env={**env, "WEB_CONCURRENCY": str(args.workers)},
+        log=OUT_DIR / "gunicorn.log",
+        request_timeout=REQUEST_TIMEOUT,
+    )
+    print(f"gunicorn: {args.workers} workers on {HOST}:{server.port}")
+    server.start()
     try:
-        wait_ready(port, server, log)
-        token = access_token(port, password)
+        server.wait_ready(timeout=60.0)
+        token = access_token(server, password)
         print(f"sending batches of {args.batch} from {args.clients} client processes for {args.seconds:g} s")
-        totals, elapsed = measure(args, port, token, catalogue)
+        totals, elapsed = measure(args, server.port, token, catalogue)
     finally:
-        gunicorn_stop(server)
+        server.stop()
 
     load_after = os.getloadavg()
     rows, distinct_ids = stored_counts(args.database_url)
