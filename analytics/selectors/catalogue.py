@@ -327,6 +327,20 @@ class Mask:
             return None
         return np.flatnonzero(self.pairs[:, ~self.whole_columns].any(axis=1))
 
+    @cached_property
+    def union_of_products(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """For a mask with ``pairs`` that keeps some blogs in every column and every blog in some columns, and
+        nothing else (``or(country GB, title ~ "typescript")``): (those blogs, those columns) as boolean vectors;
+        ``None`` for any other shape. Computed once per cached mask."""
+        if self.pairs is None or self.whole_columns is None or self.blogs_elsewhere is None:
+            return None
+        everywhere = self.pairs[self.blogs_elsewhere].all(axis=1)
+        if not everywhere.all():
+            return None
+        blogs = np.zeros(len(self.pairs), dtype=bool)
+        blogs[self.blogs_elsewhere] = True
+        return blogs, self.whole_columns
+
     def approximate_bytes(self) -> int:
         return sum(array.nbytes for array in (self.blogs, self.columns, self.pairs) if array is not None)
 

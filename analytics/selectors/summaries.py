@@ -155,6 +155,9 @@ def _matched(coverage: Coverage, book: Catalogue, *, per_country: bool) -> Match
         dropped = np.flatnonzero(~mask.column_vector(listing.width))
         if 2 * len(dropped) < listing.width:
             return _matched_by_complement(coverage, book, dropped)
+    if not per_country and mask.union_of_products is not None and not coverage.timeline:
+        # (A coverage that reads some days from timelines has no blocks for them: the general path reads it.)
+        return _matched_union(coverage, book, *mask.union_of_products)
     per_country = per_country or not mask.ignores_country
     cells = read_cells(coverage, book.country_keys() if per_country else [ALL_COUNTRIES])
     blog = listing.blog_positions(cells.blog)
@@ -186,6 +189,27 @@ def _matched_by_complement(coverage: Coverage, book: Catalogue, dropped_columns:
     views = np.concatenate([totals.views, -dropped.views])
     span = np.concatenate([totals.span, dropped.span])
     return Matched(span[keep], blog[keep], column[keep], views[keep])
+
+
+def _matched_union(coverage: Coverage, book: Catalogue, blogs: np.ndarray, columns: np.ndarray) -> Matched:
+    """A mask that is "these blogs in any country, or any blog in these countries": the blocks' totals of the
+    kept blogs, and those countries' block columns for every other blog (the two share no cell), plus the raw
+    cells the mask keeps. Views per (span, blog) are exact; the country is dropped (``column`` 0), so only answers
+    that do not group by country ask for this. It reads one ALL row and a few country rows per block, whatever
+    the number of blogs kept, where the per-country read decodes every country of every block."""
+    listing = book.listing
+    blocks = Coverage(coverage.days, coverage.periods, [])
+    totals = read_cells(blocks, [ALL_COUNTRIES])
+    keys = [listing.column_key(int(column)) for column in np.flatnonzero(columns)]
+    rows = read_cells(blocks, keys) if keys else Cells(*(np.zeros(0, dtype=np.int64),) * 4)
+    raw = raw_cells(Coverage(raw=coverage.raw))  # every blog's raw events of the spans, masked below
+    total_blog, row_blog, raw_blog = (listing.blog_positions(cells.blog) for cells in (totals, rows, raw))
+    keep_total, keep_row = blogs[total_blog], ~blogs[row_blog]
+    keep_raw = book.mask.keeps(raw_blog, listing.country_columns(raw.country))
+    blog = np.concatenate([total_blog[keep_total], row_blog[keep_row], raw_blog[keep_raw]])
+    span = np.concatenate([totals.span[keep_total], rows.span[keep_row], raw.span[keep_raw]])
+    views = np.concatenate([totals.views[keep_total], rows.views[keep_row], raw.views[keep_raw]])
+    return Matched(span, blog, np.zeros(len(blog), dtype=np.int64), views)
 
 
 @dataclass
