@@ -9,6 +9,7 @@ country matrix. Both are cached per catalogue token; see docs/design.md.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
@@ -17,13 +18,15 @@ from functools import cached_property
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from analytics.blockcodec import NO_COUNTRY
 from analytics.filters import BoolNode, Leaf, Node, NotNode, TreeField, ViewFilters
 from analytics.models import Blog, Country, DataVersion
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
+
+logger = logging.getLogger(__name__)
 
 
 class InconsistentSummaries(Exception):
@@ -204,9 +207,15 @@ def listing_follow(previous: Listing) -> Listing | None:
         return None
     tables = {"blogs": Blog._meta.db_table, "countries": Country._meta.db_table}
     quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}
-    with connection.cursor() as cursor:
-        cursor.execute(_FOLLOW.format(snapshot=_SNAPSHOT, **quoted), {"then": previous.snapshot})
-        snapshot, follows, reset, renamed, changed, *texts, country_ids, codes = cursor.fetchone()
+    try:
+        # In a savepoint: a log that cannot be read (a database migrated by hand, say) costs a whole read, never
+        # the answer; the snapshot of the request's transaction is kept either way.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_FOLLOW.format(snapshot=_SNAPSHOT, **quoted), {"then": previous.snapshot})
+            snapshot, follows, reset, renamed, changed, *texts, country_ids, codes = cursor.fetchone()
+    except DatabaseError:
+        logger.exception("the catalogue log could not be read; reading the listing whole")
+        return None
     if not follows or reset or changed > FOLLOW_MAX_BLOGS:
         return None
     changed_ids, ids, authors = (_parse_ids(text) for text in texts)

@@ -121,6 +121,19 @@ def test_a_truncated_catalogue_table_reads_the_listing_whole(blogs, whole_reads)
     assert len(whole_reads) == 2 and len(after.blog_ids) == 1
 
 
+def test_a_log_that_cannot_be_read_costs_a_whole_read_not_the_answer(blogs, whole_reads):
+    _current()
+    BlogFactory.create(title="Fresh", author=blogs[0].author)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE analytics_cataloguelog RENAME TO analytics_cataloguelog_away")
+    try:
+        after = _current()  # compares with a whole read, in one REPEATABLE READ transaction that goes on
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE analytics_cataloguelog_away RENAME TO analytics_cataloguelog")
+    assert len(whole_reads) == 2 and "Fresh" in after.titles(range(len(after.blog_ids)))
+
+
 def test_a_lower_id_committed_after_the_listing_was_read_is_followed(blogs, whole_reads):
     """The case a sequence number gets wrong: a transaction that began before the listing was read takes the lower
     blog id and commits after it. (Blog writers queue on the DataVersion row their triggers update, so the test
