@@ -414,6 +414,13 @@ def freshness_lines(document: dict[str, Any]) -> list[str]:
     """``bench.freshness``: the first answer after a catalogue change, and answers over an unfolded hour."""
     changes, unfolded = document.get("catalogue_changes"), document.get("unfolded_hour")
     lines: list[str] = []
+    again = document.get("freshness_remeasured")
+    if again:
+        lines += [
+            "",
+            f"The next two tables were measured again on {again['date']} at commit `{again['git_commit'][:12]}` with "
+            f"`{again['command']}` (the rest of this section is the run above).",
+        ]
     if changes:
         kinds = list(changes[0]["changes"])
         lines += [

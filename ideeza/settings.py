@@ -217,6 +217,8 @@ SWAGGER_USE_COMPAT_RENDERERS = False
 
 IDEEZA_API_OPEN = env_bool("IDEEZA_API_OPEN", True)
 IDEEZA_USE_HLL = env_bool("IDEEZA_USE_HLL", False)
+# Per process: the fast path's cached listings and filter masks (analytics/selectors/catalogue.py).
+IDEEZA_CATALOGUE_CACHE_MB = env_int("IDEEZA_CATALOGUE_CACHE_MB", 64, minimum=1)
 IDEEZA_PERFORMANCE_X_METRIC = os.environ.get("IDEEZA_PERFORMANCE_X_METRIC", "viewed").strip().lower()
 if IDEEZA_PERFORMANCE_X_METRIC not in {"viewed", "created"}:
     raise ImproperlyConfigured(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
@@ -464,7 +465,9 @@ class Catalogue:
         return [self.listing.column_key(int(column)) for column in np.flatnonzero(columns)]
 
 
-CACHE_BUDGET_BYTES = 64 * 1024 * 1024  # per process: listings and masks together
+# Per process: listings and masks together (IDEEZA_CATALOGUE_CACHE_MB). At 1,000,000 blogs a listing is ≈ 16 MB and a
+# tree that ties blogs to countries a 51 MB mask: with 64 MB they evict each other on every request (docs/design.md).
+CACHE_BUDGET_BYTES = settings.IDEEZA_CATALOGUE_CACHE_MB * 1024 * 1024
 
 
 class CatalogueCache:
