@@ -68,16 +68,6 @@ POSTGRES_DOWN = """
 DROP TRIGGER IF EXISTS analytics_blogview_inserted ON analytics_blogview;
 DROP TRIGGER IF EXISTS analytics_blogview_deleted ON analytics_blogview;
 DROP TRIGGER IF EXISTS analytics_blogview_updated ON analytics_blogview;
--- A user saved whole (a password change, the admin) updates its username column too: only a new name counts.
-CREATE FUNCTION analytics_usernames_logged() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM old_rows JOIN new_rows USING (id) WHERE old_rows.username <> new_rows.username) THEN
-        INSERT INTO analytics_cataloguelog (blog_id) VALUES (NULL);
-        PERFORM analytics_bump_catalogue();
-    END IF;
-    RETURN NULL;
-END $$;
-
 DROP TRIGGER IF EXISTS analytics_blog_changed ON analytics_blog;
 DROP TRIGGER IF EXISTS analytics_country_changed ON analytics_country;
 DROP TRIGGER IF EXISTS analytics_username_changed ON auth_user;
