@@ -27,6 +27,11 @@ Ids = Sequence[int] | np.ndarray  # blog ids or counts, as lists (the fold's str
 _WIDTHS = (np.dtype("<u1"), np.dtype("<u2"), np.dtype("<u4"), np.dtype("<u8"))
 
 
+def ints_from_text(text: str | None) -> np.ndarray:
+    """A comma-separated list of integers (PostgreSQL's ``string_agg(x::text, ',')``; NULL for none) as int64."""
+    return np.zeros(0, dtype=np.int64) if not text else np.fromstring(text, dtype=np.int64, sep=",")
+
+
 def _narrowest(values: np.ndarray, minimum: int = 0) -> np.dtype:
     top = int(values.max(initial=0))
     return next(dtype for dtype in _WIDTHS if dtype.itemsize >= minimum and top <= np.iinfo(dtype).max)
@@ -62,12 +67,12 @@ ROARING_AT_MOST = 0.25  # of the bitset's size
 
 def encode_bits(blog_ids: Sequence[int] | np.ndarray) -> bytes:
     """A blog set blob (see above) of these ids."""
-    if not len(blog_ids):
+    ids = np.asarray(blog_ids, dtype=np.int64)
+    if not len(ids):
         return b""
-    roaring = blog_set(blog_ids).serialize()
-    top = int(np.max(np.asarray(blog_ids, dtype=np.int64)))
-    if len(roaring) > ROARING_AT_MOST * ((top + 8) // 8):
-        return bytes([_BITSET]) + packed_bits(np.asarray(blog_ids, dtype=np.int64)).tobytes()
+    roaring = blog_set(ids).serialize()
+    if len(roaring) > ROARING_AT_MOST * ((int(ids.max()) + 8) // 8):
+        return bytes([_BITSET]) + packed_bits(ids).tobytes()
     return bytes([_ROARING]) + roaring
 
 

@@ -1,7 +1,8 @@
 """Django-side helpers the harness runs through ``manage.py shell -c``: its own views for today.
 
 The harness marks the views it writes with TEST-NET-1 addresses (192.0.2.0/24, RFC 5737), which the seeder never
-draws, so a later run on the same database (``--skip-seed``) can remove them and start from the seeded data again.
+draws, so a later run on the same database (``--skip-seed``) can remove them and start from the seeded data again
+(``bench.freshness.harness_rows_delete``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,6 @@ from analytics.periods import local_date, local_midnight
 HARNESS_ADDRESS_PREFIX = "192.0.2."
 SAMPLE_DAYS = 30  # today's views follow the blog and country mix of the last month
 INSERT_BATCH = 5_000
-
-
-def harness_views_delete() -> int:
-    """Delete the views an earlier harness run wrote for its incremental step; returns how many."""
-    deleted, _ = BlogView.objects.filter(ip_address__startswith=HARNESS_ADDRESS_PREFIX).delete()
-    print(f"deleted {deleted:,} views written by an earlier harness run")
-    return deleted
 
 
 def todays_views_insert(*, count: int, seed: int = 7) -> int:

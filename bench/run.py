@@ -193,7 +193,6 @@ class Run:
     def seed(self) -> None:
         if self.options.skip_seed:
             self.progress(2, "--skip-seed: reusing the seeded data; removing views an earlier run added for today")
-            self.command("cleanup", manage("shell", "-c", "from bench.fresh_day import *; harness_views_delete()"))
             freshness.harness_rows_delete(self.options.database_url)
             self.document["preaggregation"]["seed"] = None
             return
@@ -429,6 +428,11 @@ def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _queries_section_write(options: argparse.Namespace, document: dict[str, Any]) -> None:
+    heading = "Queries" if options.section == "queries" else f"Queries: the {options.profile} profile"
+    report.section_write(options.markdown, options.section, heading, report.queries_markdown(document))
+
+
 def freshness_only(options: argparse.Namespace) -> int:
     """Step 8 again, into the recorded run's document: for a fix to what it measures, without the hour-long rest."""
     run = Run(options)
@@ -450,8 +454,7 @@ def freshness_only(options: argparse.Namespace) -> int:
         "command": run.document["command"],
     }
     report.json_write(options.out, document)
-    heading = "Queries" if options.section == "queries" else f"Queries: the {options.profile} profile"
-    report.section_write(options.markdown, options.section, heading, report.queries_markdown(document))
+    _queries_section_write(options, document)
     print(f"Wrote the freshness results into {options.out} and {options.markdown}.")
     return 1 if run.document["mismatches"] else 0
 
@@ -490,8 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Nothing written to {options.out}; the partial results are in {run.log_dir}/benchmarks.json.")
         return 1
     report.json_write(options.out, document)
-    heading = "Queries" if options.section == "queries" else f"Queries: the {options.profile} profile"
-    report.section_write(options.markdown, options.section, heading, report.queries_markdown(document))
+    _queries_section_write(options, document)
     print(f"\nWrote {options.out} and the queries section of {options.markdown} (logs: {run.log_dir}).\n")
     print(report.stdout_summary(document))
     return 1 if document["mismatches"] else 0

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
-from analytics.blockcodec import NO_COUNTRY
+from analytics.blockcodec import NO_COUNTRY, ints_from_text
 from analytics.filters import BoolNode, Leaf, Node, NotNode, TreeField, ViewFilters
 from analytics.models import Blog, Country, DataVersion
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
@@ -148,16 +148,12 @@ def _blog_columns() -> tuple[np.ndarray, np.ndarray, str | None]:
                 f"SELECT string_agg(id::text, ','), string_agg(author_id::text, ','), {_SNAPSHOT} FROM {table}"
             )
             ids_text, authors_text, snapshot = cursor.fetchone()
-            ids, authors = _parse_ids(ids_text), _parse_ids(authors_text)
+            ids, authors = ints_from_text(ids_text), ints_from_text(authors_text)
             order = np.argsort(ids, kind="stable")
             return ids[order], authors[order], snapshot
         cursor.execute(f"SELECT id, author_id FROM {table} ORDER BY id")
         rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
     return rows[:, 0].copy(), rows[:, 1].copy(), None
-
-
-def _parse_ids(text: str | None) -> np.ndarray:
-    return np.zeros(0, dtype=np.int64) if not text else np.fromstring(text, dtype=np.int64, sep=",")
 
 
 # A listing follows at most this many changed blogs; past it (a bulk import) reading it whole is as cheap.
@@ -181,6 +177,11 @@ _FOLLOW = """
 WITH since AS (
     SELECT DISTINCT kind, blog_id FROM analytics_cataloguelog
     WHERE xid >= pg_snapshot_xmin(%(then)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(then)s::pg_snapshot)
+), changed_rows AS (
+    SELECT string_agg(id::text, ',') AS ids, string_agg(author_id::text, ',') AS authors
+    FROM {blogs} WHERE id IN (SELECT blog_id FROM since WHERE kind = 'b')
+), every_country AS (
+    SELECT array_agg(id ORDER BY id) AS ids, array_agg(code ORDER BY id) AS codes FROM {countries}
 )
 SELECT
     {snapshot},
@@ -193,10 +194,11 @@ SELECT
     EXISTS (SELECT 1 FROM since WHERE kind = 'u'),
     (SELECT count(*) FROM since WHERE kind = 'b'),
     (SELECT string_agg(blog_id::text, ',') FROM since WHERE kind = 'b'),
-    (SELECT string_agg(id::text, ',') FROM {blogs} WHERE id IN (SELECT blog_id FROM since WHERE kind = 'b')),
-    (SELECT string_agg(author_id::text, ',') FROM {blogs} WHERE id IN (SELECT blog_id FROM since WHERE kind = 'b')),
-    (SELECT array_agg(id ORDER BY id) FROM {countries}),
-    (SELECT array_agg(code ORDER BY id) FROM {countries})
+    changed_rows.ids,
+    changed_rows.authors,
+    every_country.ids,
+    every_country.codes
+FROM changed_rows, every_country
 """
 
 
@@ -219,7 +221,7 @@ def listing_follow(previous: Listing) -> Listing | None:
         return None
     if not follows or reset or changed > FOLLOW_MAX_BLOGS:
         return None
-    changed_ids, ids, authors = (_parse_ids(text) for text in texts)
+    changed_ids, ids, authors = (ints_from_text(text) for text in texts)
     return _listing_changed(
         previous,
         changed_ids,

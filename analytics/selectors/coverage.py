@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, TruncDate
 
-from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, Run, decode, decode_timelines
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, Run, decode, decode_timelines, ints_from_text
 from analytics.models import (
     BlogTimeline,
     BlogView,
@@ -323,10 +323,7 @@ def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
                 GROUP BY length(days) / cells, length(countries) / cells, length(view_counts) / cells""",
             [start, wanted],
         )
-        return [
-            (np.fromstring(ids, dtype=np.int64, sep=","), np.fromstring(cells, dtype=np.int64, sep=","), *blobs)
-            for ids, cells, *blobs in cursor.fetchall()
-        ]
+        return [(ints_from_text(ids), ints_from_text(cells), *blobs) for ids, cells, *blobs in cursor.fetchall()]
 
 
 def raw_ranges_q(coverage: Coverage) -> Q:
@@ -342,7 +339,7 @@ def raw_ranges_q(coverage: Coverage) -> Q:
 def raw_cells(coverage: Coverage) -> Cells:
     """The raw ranges as (span, blog, country, views) cells: one ``GROUP BY`` of local day, blog and country."""
     if not coverage.raw:
-        return _empty_cells()
+        return empty_cells()
     span_of_day: dict[date, int] = {}
     for start, end, span in coverage.raw:
         day = local_date(start)
@@ -360,7 +357,7 @@ def raw_cells(coverage: Coverage) -> Cells:
         try:
             compiled = grouped.query.sql_with_params()
         except EmptyResultSet:  # no blog kept: Django would answer this queryset without asking the database
-            return _empty_cells()
+            return empty_cells()
         return _raw_cells_aggregated(compiled, span_of_day)
     rows = list(grouped.values_list("day", "blog_id", "key", "views"))
     # Dates, not datetimes: no timezone conversion per row, and one dictionary lookup each.
@@ -373,7 +370,7 @@ def raw_cells(coverage: Coverage) -> Cells:
 _EPOCH = date(2000, 1, 1)
 
 
-def _empty_cells() -> Cells:
+def empty_cells() -> Cells:
     empty = np.zeros(0, dtype=np.int64)
     return Cells(empty, empty, empty, empty)
 
@@ -390,9 +387,7 @@ def _raw_cells_aggregated(grouped: tuple[str, Any], span_of_day: dict[date, int]
             params,
         )
         texts = cursor.fetchone()
-    day, blog, key, views = (
-        np.zeros(0, dtype=np.int64) if text is None else np.fromstring(text, dtype=np.int64, sep=",") for text in texts
-    )
+    day, blog, key, views = (ints_from_text(text) for text in texts)
     first = min(span_of_day)
     span_of_offset = np.full((max(span_of_day) - first).days + 1, -1, dtype=np.int64)
     for day_of_span, span in span_of_day.items():

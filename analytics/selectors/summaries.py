@@ -43,6 +43,7 @@ from analytics.selectors.coverage import (
     available_periods,
     block_rows,
     cover,
+    empty_cells,
     fold_info,
     raw_cells,
     read_cells,
@@ -201,7 +202,7 @@ def _matched_union(coverage: Coverage, book: Catalogue, blogs: np.ndarray, colum
     blocks = Coverage(coverage.days, coverage.periods, [])
     totals = read_cells(blocks, [ALL_COUNTRIES])
     keys = [listing.column_key(int(column)) for column in np.flatnonzero(columns)]
-    rows = read_cells(blocks, keys) if keys else Cells(*(np.zeros(0, dtype=np.int64),) * 4)
+    rows = read_cells(blocks, keys) if keys else empty_cells()
     raw = raw_cells(Coverage(raw=coverage.raw))  # every blog's raw events of the spans, masked below
     total_blog, row_blog, raw_blog = (listing.blog_positions(cells.blog) for cells in (totals, rows, raw))
     keep_total, keep_row = blogs[total_blog], ~blogs[row_blog]
