@@ -1,0 +1,61 @@
+"""``python -m bench.inprocess``: the harness's request mix timed in-process against an already-folded database.
+
+No servers and no reference scans: each body goes through Django's test client (parsing, the fast path,
+rendering), uncached, one warm-up then the p50 of ``--repeat``. It is how docs/benchmarks.md's 1,000,000-blog
+table was measured (a reference scan per body there would take hours); add about 2 ms for HTTP.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_1m python -m bench.inprocess --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="Timed requests per body (default 3).")
+    parser.add_argument("--only", help="Only the bodies whose 'endpoint label' contains this text.")
+    options = parser.parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        parser.error("DATABASE_URL must name the folded PostgreSQL database to measure.")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ideeza.settings")
+    os.environ.setdefault("DEBUG", "true")
+    os.environ["IDEEZA_CACHE_TIMEOUT"] = "0"
+    os.environ["LOG_REQUESTS"] = "false"
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    from bench.workload import ENDPOINTS, picks_from_database, probes
+
+    picks = picks_from_database(database_url)
+    client = Client(HTTP_HOST="127.0.0.1")
+
+    def timed(path: str, body: dict[str, object]) -> float:
+        started = time.perf_counter()
+        reply = client.post(path, json.dumps(body), content_type="application/json")
+        if reply.status_code != 200:
+            raise SystemExit(f"{path} {json.dumps(body)} answered {reply.status_code}: {reply.content[:300]!r}")
+        return (time.perf_counter() - started) * 1000
+
+    for probe in probes(picks, today=datetime.now(UTC).date()):
+        if options.only and options.only not in f"{probe.endpoint} {probe.label}":
+            continue
+        timed(ENDPOINTS[probe.endpoint], probe.body)
+        p50 = statistics.median(timed(ENDPOINTS[probe.endpoint], probe.body) for _ in range(options.repeat))
+        print(f"{probe.endpoint:<19} {probe.label:<45} {p50:8.1f} ms", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
