@@ -74,11 +74,24 @@ class Comparison(StrEnum):
     PREVIOUS_YEAR = "previous_year"
 
 
+class Dimension(StrEnum):
+    """What a filter field is a predicate on: the viewed blog (author, title and id are blog attributes) or the
+    viewer's country. The fast path answers blog predicates in the database as sets of blog ids and country
+    predicates on the country codes (docs/design.md, "What every answer needs")."""
+
+    BLOG = "blog"
+    COUNTRY = "country"
+
+
 class TreeField(StrEnum):
     COUNTRY = "country"
     AUTHOR = "author"
     BLOG = "blog"
     BLOG_TITLE = "blog_title"
+
+    @property
+    def dimension(self) -> Dimension:
+        return Dimension.COUNTRY if self is TreeField.COUNTRY else Dimension.BLOG
 
 
 class Operator(StrEnum):
@@ -158,7 +171,7 @@ def tree_names_country(node: Node | None) -> bool:
     if node is None:
         return False
     if isinstance(node, Leaf):
-        return node.field is TreeField.COUNTRY
+        return node.field.dimension is Dimension.COUNTRY
     if isinstance(node, NotNode):
         return tree_names_country(node.child)
     return any(tree_names_country(child) for child in node.children)
@@ -326,7 +339,7 @@ def _leaf_value(tree_field: TreeField, raw: Any, path: str, errors: _Errors) -> 
     if tree_field is TreeField.BLOG:
         return _integer(raw, path, errors, 1, MAX_DB_INT)
     text = _string(raw, path, errors)
-    return text.upper() if text is not None and tree_field is TreeField.COUNTRY else text
+    return text.upper() if text is not None and tree_field.dimension is Dimension.COUNTRY else text
 
 
 def _leaf(op: Operator, body: Any, path: str, errors: _Errors) -> Leaf | None:

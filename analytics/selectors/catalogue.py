@@ -23,7 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 
 from analytics.blockcodec import NO_COUNTRY, ints_from_text
-from analytics.filters import BoolNode, Leaf, Node, NotNode, TreeField, ViewFilters
+from analytics.filters import BoolNode, Dimension, Leaf, Node, NotNode, ViewFilters
 from analytics.models import Blog, Country, DataVersion
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
 
@@ -424,7 +424,7 @@ def _countries(codes: Iterable[str], listing: Listing, *, no_country: bool) -> M
 
 def _tree_mask(node: Node, listing: Listing) -> Mask:
     if isinstance(node, Leaf):
-        if node.field is TreeField.COUNTRY:
+        if node.field.dimension is Dimension.COUNTRY:
             return _countries((str(code) for code in node.values), listing, no_country=False)
         return _blogs_where(leaf_q(node, BLOG_PATHS), listing)
     if isinstance(node, NotNode):

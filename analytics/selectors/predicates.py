@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from analytics.filters import Leaf, Node, NotNode, Operator, TreeField, ViewFilters, Window
+from analytics.filters import Dimension, Leaf, Node, NotNode, Operator, TreeField, ViewFilters, Window
 from analytics.models import Country
 
 
@@ -35,7 +35,7 @@ def _country_ids(codes: Iterable[str]):  # type: ignore[no-untyped-def]
 
 
 def leaf_q(leaf: Leaf, paths: FieldPaths) -> Q:
-    if leaf.field is TreeField.COUNTRY:
+    if leaf.field.dimension is Dimension.COUNTRY:
         if paths.country is None:
             raise ValueError("country filters do not apply to this model")
         return Q(**{f"{paths.country}__in": _country_ids(str(code) for code in leaf.values)})
