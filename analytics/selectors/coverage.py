@@ -303,7 +303,9 @@ def timeline_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
 
 def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
     """The timeline rows of these blogs. On PostgreSQL concatenated by the database, one run per width triple
-    (a handful of rows for thousands of blogs, rather than a Python object per blob); elsewhere row by row."""
+    (a handful of rows for thousands of blogs, rather than a Python object per blob); elsewhere row by row. The
+    aggregates of one group take its rows in one order, whatever it is, so the five lists stay aligned without an
+    ``ORDER BY`` in each (which sorted the group five times: 3,155 rows 16.6 → 13.7 ms)."""
     wanted = [int(blog) for blog in blogs]
     if connection.vendor != "postgresql":
         rows = BlogTimeline.objects.filter(start=start, blog_id__in=wanted)
@@ -316,9 +318,8 @@ def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
     table = connection.ops.quote_name(BlogTimeline._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT string_agg(blog_id::text, ',' ORDER BY blog_id), string_agg(cells::text, ',' ORDER BY blog_id),
-                       string_agg(days, ''::bytea ORDER BY blog_id), string_agg(countries, ''::bytea ORDER BY blog_id),
-                       string_agg(view_counts, ''::bytea ORDER BY blog_id)
+            f"""SELECT string_agg(blog_id::text, ','), string_agg(cells::text, ','),
+                       string_agg(days, ''::bytea), string_agg(countries, ''::bytea), string_agg(view_counts, ''::bytea)
                 FROM {table} WHERE start = %s AND blog_id = ANY(%s) AND cells > 0
                 GROUP BY length(days) / cells, length(countries) / cells, length(view_counts) / cells""",
             [start, wanted],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -77,6 +77,8 @@ RAW_VIEWS_MAX = 20_000
 # A mask that keeps at most this share of the blogs reads its clean days of the last 364 from those blogs' timelines
 # (one row per blog) instead of blocks that hold every blog. Measured in docs/design.md ("Blog timelines").
 TIMELINE_BLOGS_SHARE = 0.05
+# Answers that would otherwise read one ALL row per block (grouped by author) read timelines for this many blogs.
+TIMELINE_FEW_BLOGS = 200
 
 
 def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue, *, narrow: bool = True) -> Coverage | None:
@@ -91,14 +93,19 @@ def _coverage(spans: list[tuple[datetime, datetime]], book: Catalogue, *, narrow
     if kept is None:
         return cover(spans, info, available_periods(spans))
     ids = book.listing.blog_ids[kept]
-    if narrow and len(kept) <= RAW_BLOGS_MAX:
-        if _few_views(ids, min(start for start, _ in spans), max(end for _, end in spans)):
+    few = len(kept) <= RAW_BLOGS_MAX
+    # Without ``narrow`` (by author, a mask that ignores the country) one ALL row per block is cheaper than the
+    # timelines of more than a few blogs (an author's 901: 15-18 ms against 23-25), not than one blog's row.
+    shared = len(kept) <= TIMELINE_BLOGS_SHARE * len(book.listing.blog_ids)
+    timelines_from = timeline_start() if shared and (narrow or len(kept) <= TIMELINE_FEW_BLOGS) else None
+    earliest, latest = min(start for start, _ in spans), max(end for _, end in spans)
+    # Inside the timelines' window a few blogs read their timeline rows: the raw probe would cost as much as that
+    # read for a blog with 20,000 views (the most viewed blog has 675,000 a year at the platform set).
+    if few and (timelines_from is None or earliest < local_midnight(timelines_from)):
+        if _few_views(ids, earliest, latest):
             return Coverage(raw=[(start, end, span) for span, (start, end) in enumerate(spans)], blogs=ids)
-    # Without ``narrow`` (by author, a mask that ignores the country) one ALL row per block is cheaper still.
-    if narrow and len(kept) <= TIMELINE_BLOGS_SHARE * len(book.listing.blog_ids):
-        start = timeline_start()
-        if start is not None:
-            return cover(spans, info, available_periods(spans), blogs=ids, timeline_start=start)
+    if timelines_from is not None:
+        return cover(spans, info, available_periods(spans), blogs=ids, timeline_start=timelines_from)
     return cover(spans, info, available_periods(spans))
 
 
@@ -237,28 +244,30 @@ class CountrySets:
         return np.unpackbits(merged, count=width_bits, bitorder="little").astype(bool)
 
 
-def _country_sets(coverage: Coverage, book: Catalogue) -> CountrySets:
-    """For masks that ignore the blog: block totals and bitsets, no per-blog counts (a few hundred bytes a row)."""
-    wanted = book.country_keys()
-    if wanted is not None and 4 * len(wanted) <= book.listing.width:
+def _country_sets(coverage: Coverage, listing: Listing, kept_columns: np.ndarray) -> CountrySets:
+    """For masks that ignore the blog (keeping ``kept_columns``): block totals and bitsets, no per-blog counts (a
+    few hundred bytes a row)."""
+    wanted = [listing.column_key(int(column)) for column in np.flatnonzero(kept_columns)]
+    if len(wanted) < len(kept_columns) and 4 * len(wanted) <= listing.width:
         # A few countries: their own rows are fewer bytes than every block's whole country matrix.
         rows = list(block_rows(coverage, wanted, "country_key", "total_views", "blog_bits"))
         keys = np.array([row[1] for row in rows], dtype=np.int64)
         totals = np.array([row[2] for row in rows], dtype=np.int64)
-        return _merged_country_sets(book, keys, totals, [bits_row(row[3]) for row in rows], raw_cells(coverage))
+        bits = [bits_row(row[3]) for row in rows]
+        return _merged_country_sets(listing, kept_columns, keys, totals, bits, raw_cells(coverage))
     # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
     matrices = [matrix for _, matrix in block_rows(coverage, [ALL_COUNTRIES], "country_matrix")]
-    return _matrix_country_sets(book, matrices, raw_cells(coverage))
+    return _matrix_country_sets(listing, kept_columns, matrices, raw_cells(coverage))
 
 
-def _matrix_country_sets(book: Catalogue, matrices: list[bytes], raw: Cells) -> CountrySets:
+def _matrix_country_sets(listing: Listing, kept_columns: np.ndarray, matrices: list[bytes], raw: Cells) -> CountrySets:
     """``_merged_country_sets`` of the blocks' country matrices (their ALL rows' ``country_matrix``)."""
     if any(not len(matrix) for matrix in matrices):
         raise InconsistentSummaries("a block was folded before country matrices existed")
     decoded = [decode_country_matrix(matrix) for matrix in matrices]
     keys = np.concatenate([block[0] for block in decoded]) if decoded else np.zeros(0, dtype=np.int64)
     totals = np.concatenate([block[1] for block in decoded]) if decoded else np.zeros(0, dtype=np.int64)
-    return _merged_country_sets(book, keys, totals, [block[2] for block in decoded], raw)
+    return _merged_country_sets(listing, kept_columns, keys, totals, [block[2] for block in decoded], raw)
 
 
 def _packed_blog_sets(
@@ -283,19 +292,32 @@ def _packed_blog_sets(
 
 
 def _merged_country_sets(
-    book: Catalogue, keys: np.ndarray, totals: np.ndarray, bits: list[np.ndarray], raw: Cells
+    listing: Listing, kept_columns: np.ndarray, keys: np.ndarray, totals: np.ndarray, bits: list[np.ndarray], raw: Cells
 ) -> CountrySets:
     """Per country column: block views plus raw views, and the union of block bitsets and raw blogs, masked."""
-    listing = book.listing
     width = listing.width
     columns = listing.country_columns(keys)
     views = np.bincount(columns, weights=totals, minlength=width).astype(np.int64)
     raw_column = listing.country_columns(raw.country)
     views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
     seen = _packed_blog_sets(listing, bits, columns, width, raw_column, raw.blog)
-    allowed = book.mask.column_vector(width)
-    seen[~allowed] = 0
-    return CountrySets(np.where(allowed, views, 0), seen)
+    seen[~kept_columns] = 0
+    return CountrySets(np.where(kept_columns, views, 0), seen)
+
+
+def _split_parts(coverage: Coverage, book: Catalogue) -> tuple[Coverage, np.ndarray, Matched] | None:
+    """For a split coverage (``or(country GB, title ~ "typescript")``; ``_split_coverage``): the coverage of the
+    countries the mask keeps for every blog, those columns, and the masked cells of the few blogs it keeps in the
+    other countries (their timelines, mostly). The two parts share no cell. ``None`` for any other coverage."""
+    rest, whole_columns = coverage.rest, book.mask.whole_columns
+    if rest is None or rest.keys is None or whole_columns is None:
+        return None
+    listing = book.listing
+    cells = read_cells(replace(rest, keys=None), rest.keys)
+    blog, column = listing.blog_positions(cells.blog), listing.country_columns(cells.country)
+    keep = np.isin(cells.country, rest.keys) & book.mask.keeps(blog, column)
+    elsewhere = Matched(cells.span[keep], blog[keep], column[keep], cells.views[keep])
+    return replace(coverage, keys=None, rest=None), whole_columns, elsewhere
 
 
 def _data_span(window: Window) -> tuple[datetime, datetime] | None:
@@ -318,9 +340,20 @@ def _sorted_rows(rows: list[Row], limit: int | None, key: Callable[[Row], Any]) 
 
 def _per_country(book: Catalogue, coverage: Coverage) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct blogs per country column."""
+    listing = book.listing
     if book.mask.ignores_blog:
-        sets = _country_sets(coverage, book)
+        sets = _country_sets(coverage, listing, book.mask.column_vector(listing.width))
         return sets.views, sets.blogs_per_column()
+    split = _split_parts(coverage, book)
+    if split is not None:
+        # The whole countries from their stored totals and blog sets; the other columns from the few blogs' cells.
+        whole, whole_columns, elsewhere = split
+        sets = _country_sets(whole, listing, whole_columns)
+        views = sets.views + np.bincount(elsewhere.column, weights=elsewhere.views, minlength=listing.width)
+        blogs = sets.blogs_per_column() + distinct_counts(
+            elsewhere.column, elsewhere.blog, listing.width, len(listing.blog_ids)
+        )
+        return views.astype(np.int64), blogs
     matched = _matched(coverage, book, per_country=True)
     views = np.bincount(matched.column, weights=matched.views, minlength=book.listing.width).astype(np.int64)
     return views, distinct_counts(matched.column, matched.blog, book.listing.width, len(book.listing.blog_ids))
@@ -393,7 +426,7 @@ def _per_blog_with_countries(
             views.append(-removed.views)
         blog = listing.blog_positions(np.concatenate(blogs))
         per_blog = np.bincount(blog, weights=np.concatenate(views), minlength=len(listing.blog_ids)).astype(np.int64)
-        sets = _matrix_country_sets(book, [row[4] for row in rows], raw)
+        sets = _matrix_country_sets(listing, allowed, [row[4] for row in rows], raw)
         return per_blog, lambda positions: sets.named_columns_of(listing.blog_ids[positions])
     matched = _matched(coverage, book, per_country=True)
     named = matched.column > 0
@@ -539,11 +572,21 @@ def top_blogs(query: AnalyticsQuery) -> list[Row]:
 
 def _totals(book: Catalogue, coverage: Coverage) -> Totals:
     """One read: the country sets when the mask ignores the blog, else the masked per-country cells."""
-    if book.mask.ignores_blog:
-        sets = _country_sets(coverage, book)
-        ids = book.listing.blog_ids
+    listing = book.listing
+    ids = listing.blog_ids
+    split = _split_parts(coverage, book)
+    if book.mask.ignores_blog or split is not None:
+        # The countries kept whole from their sets; a split coverage adds the few blogs' cells elsewhere.
+        whole, kept_columns, elsewhere = split or (coverage, book.mask.column_vector(listing.width), None)
+        sets = _country_sets(whole, listing, kept_columns)
         seen = sets.seen_ids(int(ids[-1]) + 1 if len(ids) else 0)[ids]
-        views, countries = int(sets.views.sum()), int(np.count_nonzero(sets.views[1:]))
+        per_column = sets.views.copy()
+        if elsewhere is not None:
+            seen[elsewhere.blog] = True
+            per_column += np.bincount(elsewhere.column, weights=elsewhere.views, minlength=listing.width).astype(
+                np.int64
+            )
+        views, countries = int(per_column.sum()), int(np.count_nonzero(per_column[1:]))
     else:
         matched = _matched(coverage, book, per_country=True)
         seen = _per_blog(book, matched) > 0
@@ -560,13 +603,18 @@ def totals(query: AnalyticsQuery) -> Totals:
 def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarray, np.ndarray]:
     """Views and distinct blogs of each span. Unfiltered, a span served by one block alone takes that block's
     stored totals; the other spans decode their entries."""
-    keys = book.country_keys()
-    if book.mask.ignores_blog and keys is not None and 4 * len(keys) <= book.listing.width:
-        return _per_span_of_few_countries(coverage, book, slots, keys)
+    listing, mask = book.listing, book.mask
+    if mask.ignores_blog and book.country_keys() is not None:
+        return _per_span_of_countries(coverage, listing, slots, mask.column_vector(listing.width))
+    split = _split_parts(coverage, book)
+    if split is not None:
+        # The countries kept whole count as a mask of countries does; the few blogs elsewhere add their cells.
+        whole, whole_columns, elsewhere = split
+        return _per_span_of_countries(whole, listing, slots, whole_columns, elsewhere)
     views = np.zeros(slots, dtype=np.int64)
     blogs = np.zeros(slots, dtype=np.int64)
     rest = coverage
-    if book.mask.keeps_everything:
+    if mask.keeps_everything:
         single = coverage.single_block_spans()
         if single:
             rows = block_rows(coverage.only(single), [ALL_COUNTRIES], "total_views", "unique_blogs")
@@ -575,26 +623,49 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
             rest = coverage.only(set(range(slots)) - single)
     matched = _matched(rest, book, per_country=False)
     views += np.bincount(matched.span, weights=matched.views, minlength=slots).astype(np.int64)
-    if len(book.listing.blog_ids):
+    if len(listing.blog_ids):
         # Complement reads carry negative entries: a blog counts in a span when its views there sum above 0.
-        blogs += distinct_counts(matched.span, matched.blog, slots, len(book.listing.blog_ids), weights=matched.views)
+        blogs += distinct_counts(matched.span, matched.blog, slots, len(listing.blog_ids), weights=matched.views)
     return views, blogs
 
 
-def _per_span_of_few_countries(
-    coverage: Coverage, book: Catalogue, slots: int, keys: list[int]
+def _per_span_of_countries(
+    coverage: Coverage, listing: Listing, slots: int, kept_columns: np.ndarray, elsewhere: Matched | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A mask of a few countries: each span's views are its kept rows' stored totals, and its distinct blogs the
-    popcount of their OR-ed bitsets, with the raw cells added: no entry is decoded."""
-    listing = book.listing
-    rows = list(block_rows(coverage, keys, "total_views", "blog_bits"))
-    spans = np.array([row[0] for row in rows], dtype=np.int64)
-    views = np.bincount(spans, weights=[row[1] for row in rows], minlength=slots).astype(np.int64)
+    """A mask of countries only (``country_codes``, ``exclude_country_codes``, a tree of country leaves): each
+    span's views are its kept countries' stored totals, and its distinct blogs the popcount of their OR-ed blog
+    sets, with the raw cells (and the cells kept ``elsewhere``) added: no entry is decoded. A few countries read
+    their own rows; more read each block's country matrix (one ALL row a block) and OR its kept countries' sets
+    there, so dropping one country costs a few dozen rows, not every block's entries."""
+    keys = [listing.column_key(int(column)) for column in np.flatnonzero(kept_columns)]
+    spans: list[int] = []
+    totals: list[int] = []
+    bitsets: list[np.ndarray] = []
+    if 4 * len(keys) <= listing.width:
+        for span, total, bits in block_rows(coverage, keys, "total_views", "blog_bits"):
+            spans.append(span)
+            totals.append(total)
+            bitsets.append(bits_row(bits))
+    else:
+        for span, matrix in block_rows(coverage, [ALL_COUNTRIES], "country_matrix"):
+            if not len(matrix):
+                raise InconsistentSummaries("a block was folded before country matrices existed")
+            block_keys, block_views, block_bits = decode_country_matrix(matrix)
+            kept = kept_columns[listing.country_columns(block_keys)]
+            spans.append(span)
+            totals.append(int(block_views[kept].sum()))
+            bitsets.append(np.bitwise_or.reduce(block_bits[kept], axis=0, keepdims=True))
     raw = raw_cells(coverage)
-    kept = book.mask.column_vector(listing.width)[listing.country_columns(raw.country)]
-    views += np.bincount(raw.span[kept], weights=raw.views[kept], minlength=slots).astype(np.int64)
-    bitsets = [bits_row(row[2]) for row in rows]
-    seen = _packed_blog_sets(listing, bitsets, spans, slots, raw.span[kept], raw.blog[kept])
+    kept = kept_columns[listing.country_columns(raw.country)]
+    added = elsewhere or Matched(*(np.zeros(0, dtype=np.int64) for _ in range(4)))
+    added_span = np.concatenate([raw.span[kept], added.span])
+    added_blog = np.concatenate([raw.blog[kept], listing.blog_ids[added.blog]])
+    block_spans = np.array(spans, dtype=np.int64)
+    views = np.bincount(block_spans, weights=totals, minlength=slots).astype(np.int64)
+    views += np.bincount(added_span, weights=np.concatenate([raw.views[kept], added.views]), minlength=slots).astype(
+        np.int64
+    )
+    seen = _packed_blog_sets(listing, bitsets, block_spans, slots, added_span, added_blog)
     return views, np.bitwise_count(seen).sum(axis=1).astype(np.int64)
 
 
