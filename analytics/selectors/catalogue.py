@@ -246,16 +246,30 @@ def _listing_changed(
     """``previous`` without the ``changed`` blogs, then with the rows they have now (``ids``, ``authors``)."""
     order = np.argsort(ids)
     ids, authors = ids[order], authors[order]
-    kept = ~np.isin(previous.blog_ids, changed)
-    at = np.searchsorted(previous.blog_ids[kept], ids)
-    blog_ids = np.insert(previous.blog_ids[kept], at, ids)
-    author_ids = previous.author_ids
-    author_index = np.insert(previous.author_index[kept], at, _known_positions(author_ids, authors))
-    if (author_index < 0).any() or np.bincount(author_index, minlength=len(author_ids)).min(initial=1) == 0:
-        # A new author, or an author left without blogs: number the authors again.
-        per_blog = np.insert(previous.author_ids[previous.author_index[kept]], at, authors)
-        unique, inverse = np.unique(per_blog, return_inverse=True)
-        author_ids, author_index = unique.astype(np.int64), inverse.astype(np.int64)
+    author_ids, old_index = previous.author_ids, previous.author_index
+    positions = _known_positions(author_ids, authors)
+    if (positions < 0).any():
+        # A new author: the authors are numbered again, the listed ones moved past the new ids (a gather, no sort).
+        new_authors = np.unique(authors[positions < 0])
+        merged = np.insert(author_ids, np.searchsorted(author_ids, new_authors), new_authors)
+        old_index = np.searchsorted(merged, author_ids)[old_index]
+        author_ids, positions = merged, np.searchsorted(merged, authors)
+    appended = len(changed) and (not len(previous.blog_ids) or changed.min() > previous.blog_ids[-1])
+    if appended:
+        # New posts only (ids above every listed one): appended, no blog looked up, no author left without blogs.
+        blog_ids = np.concatenate([previous.blog_ids, ids])
+        author_index = np.concatenate([old_index, positions])
+    else:
+        kept = ~np.isin(previous.blog_ids, changed)
+        at = np.searchsorted(previous.blog_ids[kept], ids)
+        blog_ids = np.insert(previous.blog_ids[kept], at, ids)
+        author_index = np.insert(old_index[kept], at, positions)
+    blogs_per_author = None if appended else np.bincount(author_index, minlength=len(author_ids))
+    if blogs_per_author is not None and (blogs_per_author == 0).any():
+        # An author left without blogs: dropped, the ones after it move down.
+        used = blogs_per_author > 0
+        author_index = (np.cumsum(used) - 1)[author_index]
+        author_ids = author_ids[used]
     gone = set(changed.tolist())
     return Listing(
         blog_ids=blog_ids,
