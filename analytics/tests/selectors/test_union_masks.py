@@ -18,6 +18,7 @@ import pytest
 from analytics.filters import Endpoint, parse_query
 from analytics.selectors import reference, summaries
 from analytics.services.folding import summaries_fold
+from analytics.tests.conftest import timeline_reads
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)
@@ -93,3 +94,52 @@ def test_other_trees_that_tie_blogs_to_countries_take_the_general_read(views, tr
     with mock.patch("django.utils.timezone.now", return_value=NOW):
         summaries_fold(full=True)
         assert _union_reads(tree) == 0
+
+
+# --- split reads (docs/design.md, "Query path" 2): the countries a tree keeps whole, and a few blogs elsewhere ---
+SPLIT_TREES: list[dict[str, Any]] = [
+    # US whole; the "blog 1" posts in DE only (not FR, not views without a country): their other cells must go.
+    {"or": [US, {"and": [{"eq": {"field": "country", "value": "de"}}, TITLE]}]},
+    UNIONS[1],
+]
+
+
+def _split_reads(tree: dict[str, Any]) -> int:
+    """Compare every endpoint for ``tree`` with the timelines on; return how often a split coverage was counted
+    from the whole countries' sets plus the few blogs' cells."""
+    real = summaries._split_parts
+    calls = 0
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        parts = real(*args, **kwargs)
+        calls += parts is not None
+        return parts
+
+    with mock.patch.object(summaries, "_split_parts", counted), timeline_reads():
+        for window in ({"range": "month"}, {"start_date": "2024-12-01", "end_date": "2025-03-10"}):
+            grouped = parse_query({**window, "filters": tree}, endpoint=Endpoint.TOP, now=NOW)
+            for name in ("blog_views_by_country", "top_countries", "totals", "blog_views_by_author", "top_blogs"):
+                assert getattr(summaries, name)(grouped) == getattr(reference, name)(grouped), (name, tree)
+            for compare in ("day", "week", "month"):
+                timed = parse_query(
+                    {**window, "filters": tree, "compare": compare}, endpoint=Endpoint.PERFORMANCE, now=NOW
+                )
+                expected = reference.performance(timed, now=NOW, x_metric="viewed")
+                assert summaries.performance(timed, now=NOW, x_metric="viewed") == expected, (compare, tree)
+    return calls
+
+
+@pytest.mark.parametrize("tree", SPLIT_TREES)
+def test_a_split_read_counts_whole_countries_from_their_sets_and_equals_the_reference(views, tree):
+    """SPEC §4: performance, by-country answers and totals of a tree that keeps some countries whole and a few
+    blogs elsewhere equal the scan, folded and with late writes read raw."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        assert _split_reads(tree) > 0
+        BlogViewFactory(blog=views[0].blog, country=views[1].country, timestamp=NOW - timedelta(days=3))
+        BlogViewFactory(blog=views[5].blog, country=None, timestamp=NOW - timedelta(hours=2))
+        views[2].delete()
+        assert _split_reads(tree) > 0
+        summaries_fold()
+        assert _split_reads(tree) > 0
