@@ -16,6 +16,7 @@ from unittest import mock
 import pytest
 
 from analytics.filters import Endpoint, parse_query
+from analytics.models import Country
 from analytics.selectors import reference, summaries
 from analytics.services.folding import summaries_fold
 from analytics.tests.conftest import timeline_reads
@@ -135,6 +136,9 @@ def test_a_split_read_counts_whole_countries_from_their_sets_and_equals_the_refe
     """SPEC §4: performance, by-country answers and totals of a tree that keeps some countries whole and a few
     blogs elsewhere equal the scan, folded and with late writes read raw."""
     with mock.patch("django.utils.timezone.now", return_value=NOW):
+        # A post of the title read in DE only: no whole country's set holds it, so only its own cells count it.
+        lone = BlogFactory(title="blog 1, read in DE only", author=views[0].blog.author)
+        BlogViewFactory(blog=lone, country=Country.objects.get(code="DE"), timestamp=NOW - timedelta(days=5))
         summaries_fold(full=True)
         assert _split_reads(tree) > 0
         BlogViewFactory(blog=views[0].blog, country=views[1].country, timestamp=NOW - timedelta(days=3))
