@@ -8,6 +8,7 @@ from analytics.models import (
     Country,
     DailyAnalyticsSummary,
     FoldState,
+    HourlyAnalyticsSummary,
     PeriodAnalyticsSummary,
     ScopedAPIKey,
 )
@@ -59,6 +60,13 @@ class PeriodAnalyticsSummaryAdmin(admin.ModelAdmin):
     list_display = ["granularity", "start", "country_key", "total_views", "unique_blogs"]
     exclude = ["blog_ids", "view_counts"]
     list_filter = ["granularity"]
+
+
+@admin.register(HourlyAnalyticsSummary)
+class HourlyAnalyticsSummaryAdmin(admin.ModelAdmin):
+    list_display = ["start", "country_key", "total_views", "unique_blogs"]
+    exclude = ["blog_ids", "view_counts"]
+    date_hierarchy = "start"
 
 
 @admin.register(FoldState)

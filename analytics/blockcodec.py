@@ -170,9 +170,18 @@ def encode_country_matrix(columns: Sequence[tuple[int, int, Ids]]) -> bytes:
     return np.array(header, dtype="<i8").tobytes() + b"".join(sets)
 
 
-def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys, views, packed bitset rows as a count × width uint8 matrix) of ``encode_country_matrix``; the width
-    is that of the widest row. Bitset rows are copied in; roaring rows are scattered in one pass."""
+@dataclass(frozen=True)
+class CountryMatrix:
+    """``encode_country_matrix`` read back: each country's key and views, and its blog set as a packed bitset row
+    (``dense``, by row) or, for a sparse set stored as a roaring bitmap, as its ids (``sparse``, by row)."""
+
+    keys: np.ndarray
+    views: np.ndarray
+    dense: dict[int, np.ndarray]
+    sparse: dict[int, np.ndarray]
+
+
+def country_matrix_read(blob: bytes | memoryview) -> CountryMatrix:
     (count,) = (int(value) for value in np.frombuffer(blob, dtype="<i8", count=1))
     header = np.frombuffer(blob, dtype="<i8", count=1 + 3 * count)
     keys, views, lengths = header[1 : 1 + count], header[1 + count : 1 + 2 * count], header[1 + 2 * count :]
@@ -181,6 +190,15 @@ def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndar
     tags = [_tag(part) if len(part) else None for part in parts]
     dense = {row: packed_set(part) for row, part in enumerate(parts) if tags[row] == _BITSET}
     sparse = {row: _roaring_ids(part) for row, part in enumerate(parts) if tags[row] == _ROARING}
+    return CountryMatrix(keys.copy(), views.copy(), dense, sparse)
+
+
+def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys, views, packed bitset rows as a count × width uint8 matrix) of ``encode_country_matrix``; the width
+    is that of the widest row. Bitset rows are copied in; roaring rows are scattered in one pass."""
+    matrix = country_matrix_read(blob)
+    dense, sparse = matrix.dense, matrix.sparse
+    count = len(matrix.keys)
     width = max(
         [len(bits) for bits in dense.values()] + [(int(ids[-1]) + 8) // 8 for ids in sparse.values() if len(ids)],
         default=0,
@@ -191,7 +209,7 @@ def decode_country_matrix(blob: bytes | memoryview) -> tuple[np.ndarray, np.ndar
     if sparse:
         offsets = np.repeat(np.array(list(sparse), dtype=np.int64) * 8 * width, [len(ids) for ids in sparse.values()])
         rows |= packed_bits(offsets + np.concatenate(list(sparse.values())), count * width).reshape(count, width)
-    return keys.copy(), views.copy(), rows
+    return matrix.keys, matrix.views, rows
 
 
 def encode_counts(counts: Sequence[int] | np.ndarray) -> bytes:

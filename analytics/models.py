@@ -139,6 +139,22 @@ class PeriodAnalyticsSummary(SummaryBlock):
         return f"{self.granularity} of {self.start} country {self.country_key}: {self.total_views} views"
 
 
+class HourlyAnalyticsSummary(SummaryBlock):
+    """One UTC hour of views of one country, for the recent days only (the fold's today and yesterday): a day
+    changed since its fold is then read from the blocks of its unchanged hours, and raw only for the hours that
+    changed (their ``ViewChange`` buckets), not whole. Every hour of a folded recent day has its ALL row, even
+    an hour with no views, so a row's presence says the hour was folded."""
+
+    start = models.DateTimeField(help_text="The hour's first instant (UTC, on the hour).")
+
+    class Meta:
+        verbose_name_plural = "hourly analytics summaries"
+        constraints = [models.UniqueConstraint(fields=["start", "country_key"], name="hourly_summary_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:00} UTC country {self.country_key}: {self.total_views} views"
+
+
 class BlogTimeline(models.Model):
     """One blog's views in the trailing 364-day window of the fold's today, per day and country (blockcodec).
 

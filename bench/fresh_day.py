@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from analytics.models import BlogView
 from analytics.periods import local_date, local_midnight
+from bench.freshness import HARNESS_ADDRESS_PREFIX
 
-HARNESS_ADDRESS_PREFIX = "192.0.2."
 SAMPLE_DAYS = 30  # today's views follow the blog and country mix of the last month
 INSERT_BATCH = 5_000
 

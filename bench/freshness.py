@@ -2,7 +2,8 @@
 
 Both run against the harness's own servers after the query mix, and undo what they wrote. The rows they add are
 marked so a later run (``--skip-seed``) can remove them first: blogs titled ``bench: new post …``, users named
-``bench-new-author-…``, countries named ``bench country``, views from TEST-NET-1 addresses (``bench.fresh_day``).
+``bench-new-author-…``, countries named ``bench country``, views from TEST-NET-1 (today's, ``bench.fresh_day``) and
+TEST-NET-2 (the unfolded hour's) addresses.
 """
 
 from __future__ import annotations
@@ -34,17 +35,38 @@ def _execute(database_url: str, statement: str, params: list[Any] | None = None)
         connection.close()
 
 
+# The harness's views carry addresses the seeder never draws (RFC 5737): today's, folded in step 4, TEST-NET-1
+# (bench.fresh_day); the unfolded hour's, TEST-NET-2.
+HARNESS_ADDRESS_PREFIX = "192.0.2."
+HOUR_ADDRESS_PREFIX = "198.51.100."
+
+
 def harness_rows_delete(database_url: str) -> None:
-    """Remove the blogs, authors, countries and views an earlier run of these measurements wrote."""
+    """Remove the blogs, authors, countries and views an earlier run of the harness wrote."""
     _execute(
         database_url,
         f"""
-        DELETE FROM analytics_blogview WHERE host(ip_address) LIKE '192.0.2.%%';
+        DELETE FROM analytics_blogview WHERE host(ip_address) LIKE '{HARNESS_ADDRESS_PREFIX}%%'
+                                          OR host(ip_address) LIKE '{HOUR_ADDRESS_PREFIX}%%';
+        """,
+    )
+    _catalogue_rows_delete(database_url)
+
+
+def _catalogue_rows_delete(database_url: str) -> None:
+    """Remove the blogs, authors and countries these measurements add (not today's views: they stay folded)."""
+    _execute(
+        database_url,
+        f"""
         DELETE FROM analytics_blog WHERE title LIKE '{NEW_POST_TITLE}%%';
         DELETE FROM auth_user WHERE username LIKE '{NEW_AUTHOR_PREFIX}%%';
         DELETE FROM analytics_country WHERE name = '{NEW_COUNTRY_NAME}';
         """,
     )
+
+
+def _unfolded_views_delete(database_url: str) -> None:
+    _execute(database_url, f"DELETE FROM analytics_blogview WHERE host(ip_address) LIKE '{HOUR_ADDRESS_PREFIX}%%'")
 
 
 # --- a new blog, author or country ---------------------------------------------------------------------------
@@ -104,7 +126,7 @@ def catalogue_changes_measure(
 ) -> list[dict[str, Any]]:
     """For each body: the steady p50 of ``repeat`` requests, then per change kind ``TRIES`` times: the change, the
     first request after it (timed), its answer against the reference server's in the same state."""
-    harness_rows_delete(database_url)
+    _catalogue_rows_delete(database_url)
     results = []
     serial = 0
     try:
@@ -142,7 +164,7 @@ def catalogue_changes_measure(
                 flush=True,
             )
     finally:
-        harness_rows_delete(database_url)
+        _catalogue_rows_delete(database_url)
     return results
 
 
@@ -152,12 +174,13 @@ def unfolded_hour_measure(
 ) -> dict[str, Any]:
     """Insert ``views`` views over the last hour (the blog and country mix of the last 30 days), fold nothing, and
     time ``range=day`` and ``range=month`` of every endpoint on the fast and the reference server; then delete
-    them (the hour stays marked changed until the next fold)."""
-    harness_rows_delete(database_url)
+    them (the hour stays marked changed until the next fold). Today's earlier views, folded in step 4, stay: the
+    fast path reads the hours they fill from hour blocks, and only the changed hours raw."""
+    _unfolded_views_delete(database_url)
     _execute(
         database_url,
-        """INSERT INTO analytics_blogview (blog_id, country_id, ip_address, timestamp)
-           SELECT blog_id, country_id, ('192.0.2.' || (1 + floor(random() * 254))::int)::inet,
+        f"""INSERT INTO analytics_blogview (blog_id, country_id, ip_address, timestamp)
+           SELECT blog_id, country_id, ('{HOUR_ADDRESS_PREFIX}' || (1 + floor(random() * 254))::int)::inet,
                   now() - random() * interval '1 hour'
            FROM (SELECT blog_id, country_id FROM analytics_blogview
                  WHERE timestamp >= now() - interval '30 days' ORDER BY random() LIMIT %s) AS sample""",
@@ -186,5 +209,5 @@ def unfolded_hour_measure(
                     flush=True,
                 )
     finally:
-        harness_rows_delete(database_url)
+        _unfolded_views_delete(database_url)
     return {"views": views, "bodies": bodies}

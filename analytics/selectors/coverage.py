@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from analytics.models import (
     BlogView,
     DailyAnalyticsSummary,
     FoldState,
+    HourlyAnalyticsSummary,
     PeriodAnalyticsSummary,
     ViewChange,
 )
@@ -42,6 +43,7 @@ from analytics.periods import (
 class FoldInfo:
     folded_through: date
     dirty_days: frozenset[date]
+    dirty_hours: frozenset[datetime] = frozenset()  # the UTC hours of the change markers (``ViewChange.bucket``)
 
     def is_clean(self, day: date) -> bool:
         return day <= self.folded_through and day not in self.dirty_days
@@ -51,8 +53,8 @@ def fold_info() -> FoldInfo | None:
     state = FoldState.objects.first()
     if state is None or state.timezone != settings.TIME_ZONE:
         return None  # never folded, or cut in another timezone: the blocks cannot speak for these days
-    buckets = ViewChange.objects.values_list("bucket", flat=True).distinct()
-    return FoldInfo(state.folded_through, frozenset(changed_days(buckets)))
+    buckets = list(ViewChange.objects.values_list("bucket", flat=True).distinct())
+    return FoldInfo(state.folded_through, frozenset(changed_days(buckets)), frozenset(buckets))
 
 
 @dataclass
@@ -64,21 +66,27 @@ class Coverage:
     blogs: np.ndarray | None = None
     timeline: dict[date, int] = field(default_factory=dict)  # day read from the blog timelines → span
     timeline_start: date | None = None  # the first day of the timelines' window
+    hours: dict[datetime, int] = field(default_factory=dict)  # hour block (UTC start) → span
     # A split read: this coverage serves only ``keys``; ``rest`` serves every other country key (``split_by``).
     keys: list[int] | None = None
     rest: Coverage | None = None
 
     def only(self, spans: set[int]) -> Coverage:
         return Coverage(
-            {day: span for day, span in self.days.items() if span in spans},
-            {key: span for key, span in self.periods.items() if span in spans},
-            [piece for piece in self.raw if piece[2] in spans],
-            self.blogs,
-            {day: span for day, span in self.timeline.items() if span in spans},
-            self.timeline_start,
-            self.keys,
-            self.rest.only(spans) if self.rest is not None else None,
+            days={day: span for day, span in self.days.items() if span in spans},
+            periods={key: span for key, span in self.periods.items() if span in spans},
+            raw=[piece for piece in self.raw if piece[2] in spans],
+            blogs=self.blogs,
+            timeline={day: span for day, span in self.timeline.items() if span in spans},
+            timeline_start=self.timeline_start,
+            hours={hour: span for hour, span in self.hours.items() if span in spans},
+            keys=self.keys,
+            rest=self.rest.only(spans) if self.rest is not None else None,
         )
+
+    def blocks_only(self) -> Coverage:
+        """The day, period and hour blocks of this coverage: no raw range, no timeline."""
+        return Coverage(self.days, self.periods, hours=self.hours)
 
     def split_by(self, keys: list[int], rest: Coverage, rest_keys: list[int]) -> Coverage:
         """This coverage for the country ``keys``, and ``rest`` for ``rest_keys``: a mask that keeps some
@@ -87,7 +95,7 @@ class Coverage:
 
     def single_block_spans(self) -> set[int]:
         """Spans served by exactly one block and nothing raw."""
-        counts = Counter([*self.days.values(), *self.periods.values()])
+        counts = Counter([*self.days.values(), *self.periods.values(), *self.hours.values()])
         raw = {piece[2] for piece in self.raw}
         return {span for span, count in counts.items() if count == 1 and span not in raw}
 
@@ -137,10 +145,12 @@ def cover(
     *,
     blogs: np.ndarray | None = None,
     timeline_start: date | None = None,
+    hours: bool = True,
 ) -> Coverage:
     """Greedy cover of each span [start, end): at each day the longest clean block that starts there and fits
     (``BLOCK_KINDS``), else the day's block; raw where no block can serve. With ``timeline_start`` (and the
-    ``blogs`` the request keeps), every clean whole day of that timeline window is read from the timelines."""
+    ``blogs`` the request keeps), every clean whole day of that timeline window is read from the timelines. With
+    ``hours``, the whole hours of the raw ranges that have a clean hour block read it (``_hour_blocks_use``)."""
     coverage = Coverage(blogs=blogs, timeline_start=timeline_start)
     timeline_days = (
         (timeline_start, timeline_start + timedelta(days=TIMELINE_DAYS)) if timeline_start is not None else None
@@ -174,7 +184,40 @@ def cover(
                     coverage.add_raw(local_midnight(day), local_midnight(following), span)
             day = following
         coverage.add_raw(local_midnight(end_day), end, span)
+    if hours and coverage.raw:
+        _hour_blocks_use(coverage, info)
     return coverage
+
+
+HOUR = timedelta(hours=1)
+
+
+def _hour_blocks_use(coverage: Coverage, info: FoldInfo) -> None:
+    """Serve the whole UTC hours of the raw ranges from hour blocks where one exists (the fold writes them for its
+    recent days, an ALL row for every hour) and no change marker names the hour since: then only the changed
+    hours, and the parts of an hour at a range's edges, stay raw. One query, for the hours the ranges span."""
+    first = min(start for start, _, _ in coverage.raw)
+    last = max(end for _, end, _ in coverage.raw)
+    available = set(
+        HourlyAnalyticsSummary.objects.filter(
+            country_key=ALL_COUNTRIES, start__gte=first - HOUR, start__lt=last
+        ).values_list("start", flat=True)
+    )
+    clean = {hour.astimezone(UTC) for hour in available} - {bucket.astimezone(UTC) for bucket in info.dirty_hours}
+    if not clean:
+        return
+    pieces, coverage.raw = coverage.raw, []
+    for start, end, span in pieces:
+        hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hour = hour if hour == start else hour + HOUR
+        at = start
+        while hour + HOUR <= end:
+            if hour in clean:
+                coverage.add_raw(at, hour, span)
+                coverage.hours[hour] = span
+                at = hour + HOUR
+            hour += HOUR
+        coverage.add_raw(at, end, span)
 
 
 def available_periods(spans: list[tuple[datetime, datetime]]) -> set[tuple[str, date]]:
@@ -209,6 +252,10 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
         days = keyed(DailyAnalyticsSummary.objects.filter(date__in=sorted(coverage.days)))
         for day, *values in days.values_list("date", *columns):
             yield coverage.days[day], *values
+    if coverage.hours:
+        hours = keyed(HourlyAnalyticsSummary.objects.filter(start__in=sorted(coverage.hours)))
+        for hour, *values in hours.values_list("start", *columns):
+            yield coverage.hours[hour.astimezone(UTC)], *values
     if coverage.periods:
         # Two IN lists (granularities, starts) rather than an OR per block, which Django compiles slowly; then drop
         # the few rows that match both lists but not as a pair (a week starting on the 1st of a covered month).

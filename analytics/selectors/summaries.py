@@ -23,6 +23,7 @@ from analytics.blockcodec import (
     ALL_COUNTRIES,
     NO_COUNTRY,
     bits_row,
+    country_matrix_read,
     decode,
     decode_country_matrix,
     packed_bits,
@@ -186,7 +187,7 @@ def _matched_by_complement(coverage: Coverage, book: Catalogue, dropped_columns:
     listing = book.listing
     keys = [listing.column_key(int(column)) for column in dropped_columns]
     totals = read_cells(coverage, [ALL_COUNTRIES])
-    blocks_only = Coverage(coverage.days, coverage.periods, [])
+    blocks_only = coverage.blocks_only()
     dropped = read_cells(blocks_only, keys)
     blog = listing.blog_positions(np.concatenate([totals.blog, dropped.blog]))
     column = np.zeros(len(blog), dtype=np.int64)
@@ -206,7 +207,7 @@ def _matched_union(coverage: Coverage, book: Catalogue, blogs: np.ndarray, colum
     that do not group by country ask for this. It reads one ALL row and a few country rows per block, whatever
     the number of blogs kept, where the per-country read decodes every country of every block."""
     listing = book.listing
-    blocks = Coverage(coverage.days, coverage.periods, [])
+    blocks = coverage.blocks_only()
     totals = read_cells(blocks, [ALL_COUNTRIES])
     keys = [listing.column_key(int(column)) for column in np.flatnonzero(columns)]
     rows = read_cells(blocks, keys) if keys else empty_cells()
@@ -254,20 +255,40 @@ def _country_sets(coverage: Coverage, listing: Listing, kept_columns: np.ndarray
         keys = np.array([row[1] for row in rows], dtype=np.int64)
         totals = np.array([row[2] for row in rows], dtype=np.int64)
         bits = [bits_row(row[3]) for row in rows]
-        return _merged_country_sets(listing, kept_columns, keys, totals, bits, raw_cells(coverage))
+        return _merged_country_sets(listing, kept_columns, keys, totals, bits, keys, raw_cells(coverage))
     # One ALL row per block carries every country's views and bitset: a few dozen rows for a year.
     matrices = [matrix for _, matrix in block_rows(coverage, [ALL_COUNTRIES], "country_matrix")]
     return _matrix_country_sets(listing, kept_columns, matrices, raw_cells(coverage))
 
 
 def _matrix_country_sets(listing: Listing, kept_columns: np.ndarray, matrices: list[bytes], raw: Cells) -> CountrySets:
-    """``_merged_country_sets`` of the blocks' country matrices (their ALL rows' ``country_matrix``)."""
+    """``_merged_country_sets`` of the blocks' country matrices (their ALL rows' ``country_matrix``). A sparse set
+    (stored as a roaring bitmap: an hour's or a day's small country) joins as its ids, not as a bitset row as wide
+    as the largest blog id."""
     if any(not len(matrix) for matrix in matrices):
         raise InconsistentSummaries("a block was folded before country matrices existed")
-    decoded = [decode_country_matrix(matrix) for matrix in matrices]
-    keys = np.concatenate([block[0] for block in decoded]) if decoded else np.zeros(0, dtype=np.int64)
-    totals = np.concatenate([block[1] for block in decoded]) if decoded else np.zeros(0, dtype=np.int64)
-    return _merged_country_sets(listing, kept_columns, keys, totals, [block[2] for block in decoded], raw)
+    keys, totals, bits, bit_keys, id_keys, ids = [], [], [], [], [], []
+    for matrix in map(country_matrix_read, matrices):
+        keys.append(matrix.keys)
+        totals.append(matrix.views)
+        for row, packed in matrix.dense.items():
+            bits.append(packed.reshape(1, -1))
+            bit_keys.append(int(matrix.keys[row]))
+        for row, row_ids in matrix.sparse.items():
+            ids.append(row_ids)
+            id_keys.append(np.full(len(row_ids), matrix.keys[row], dtype=np.int64))
+    empty = np.zeros(0, dtype=np.int64)
+    sparse = Cells(empty, np.concatenate(ids) if ids else empty, np.concatenate(id_keys) if ids else empty, empty)
+    return _merged_country_sets(
+        listing,
+        kept_columns,
+        np.concatenate(keys) if keys else empty,
+        np.concatenate(totals) if totals else empty,
+        bits,
+        np.array(bit_keys, dtype=np.int64),
+        raw,
+        sparse,
+    )
 
 
 def _packed_blog_sets(
@@ -292,15 +313,26 @@ def _packed_blog_sets(
 
 
 def _merged_country_sets(
-    listing: Listing, kept_columns: np.ndarray, keys: np.ndarray, totals: np.ndarray, bits: list[np.ndarray], raw: Cells
+    listing: Listing,
+    kept_columns: np.ndarray,
+    keys: np.ndarray,
+    totals: np.ndarray,
+    bits: list[np.ndarray],
+    bit_keys: np.ndarray,
+    raw: Cells,
+    sparse: Cells | None = None,
 ) -> CountrySets:
-    """Per country column: block views plus raw views, and the union of block bitsets and raw blogs, masked."""
+    """Per country column: block views plus raw views, and the union of the block bitsets (one row per entry of
+    ``bit_keys``), the ``sparse`` sets' ids and the raw cells' blogs, masked."""
     width = listing.width
-    columns = listing.country_columns(keys)
-    views = np.bincount(columns, weights=totals, minlength=width).astype(np.int64)
+    views = np.bincount(listing.country_columns(keys), weights=totals, minlength=width).astype(np.int64)
     raw_column = listing.country_columns(raw.country)
     views += np.bincount(raw_column, weights=raw.views, minlength=width).astype(np.int64)
-    seen = _packed_blog_sets(listing, bits, columns, width, raw_column, raw.blog)
+    ids_column, ids = raw_column, raw.blog
+    if sparse is not None and len(sparse.blog):
+        ids_column = np.concatenate([raw_column, listing.country_columns(sparse.country)])
+        ids = np.concatenate([raw.blog, sparse.blog])
+    seen = _packed_blog_sets(listing, bits, listing.country_columns(bit_keys), width, ids_column, ids)
     seen[~kept_columns] = 0
     return CountrySets(np.where(kept_columns, views, 0), seen)
 
@@ -420,7 +452,7 @@ def _per_blog_with_countries(
         kept_raw = allowed[listing.country_columns(raw.country)]
         blogs, views = [decoded.blog, raw.blog[kept_raw]], [decoded.views, raw.views[kept_raw]]
         if len(dropped):
-            blocks_only = Coverage(coverage.days, coverage.periods, [])
+            blocks_only = coverage.blocks_only()
             removed = read_cells(blocks_only, [listing.column_key(int(column)) for column in dropped])
             blogs.append(removed.blog)
             views.append(-removed.views)
@@ -466,7 +498,7 @@ def _approximate_per_country(book: Catalogue, coverage: Coverage) -> tuple[np.nd
     """IDEEZA_USE_HLL: exact views from block totals, distinct blogs from the day sketches; ``None`` when the
     window is not whole clean days or the filters look at blogs (then the exact path answers)."""
     listing = book.listing
-    if not sketches.enabled() or coverage.raw or not book.mask.ignores_blog:
+    if not sketches.enabled() or coverage.raw or coverage.hours or not book.mask.ignores_blog:
         return None
     if not coverage.days and not coverage.periods:
         return None

@@ -8,10 +8,11 @@ streamed cell at a time, so memory stays flat as events grow. See docs/design.md
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from analytics.models import (
     DailyAnalyticsSummary,
     DataVersion,
     FoldState,
+    HourlyAnalyticsSummary,
     PeriodAnalyticsSummary,
     ViewChange,
 )
@@ -50,8 +52,12 @@ WRITE_BATCH = 500
 # month rows at 100,000 blogs (country matrices of 625 kB) would otherwise build statements of hundreds of MB.
 WRITE_BATCH_BYTES = 8 * 1024 * 1024
 STREAM_CHUNK = 20_000
+# The recent days (the fold's today and the days before it, this many in all) also get a block per UTC hour, so a
+# day changed since its fold is read raw only for its changed hours (docs/design.md, "Hour blocks").
+HOUR_BLOCK_DAYS = 2
 
 ProgressCallback = Callable[[int, int], None]
+SummaryRow = DailyAnalyticsSummary | PeriodAnalyticsSummary | HourlyAnalyticsSummary
 
 
 @dataclass(frozen=True)
@@ -220,19 +226,29 @@ def _write(
         DailyAnalyticsSummary.objects.filter(date__in=starts).delete()
     else:
         PeriodAnalyticsSummary.objects.filter(granularity=granularity.value, start__in=starts).delete()
-    written = 0
-    batch: list[DailyAnalyticsSummary | PeriodAnalyticsSummary] = []
-    batch_bytes = 0
-    last_start: date | None = None
-    for packed in _pack(_cells(granularity, starts), starts):
+
+    def row(packed: PackedBlock) -> DailyAnalyticsSummary | PeriodAnalyticsSummary:
         if sketch is not None:
             sketch.setdefault(packed.start, {})[packed.country_key] = list(packed.blog_ids)
-        common = packed.fields()
-        batch_bytes += sum(len(value) for value in common.values() if isinstance(value, bytes))
         if granularity is Granularity.DAY:
-            batch.append(DailyAnalyticsSummary(date=packed.start, **common))
-        else:
-            batch.append(PeriodAnalyticsSummary(granularity=granularity.value, start=packed.start, **common))
+            return DailyAnalyticsSummary(date=packed.start, **packed.fields())
+        return PeriodAnalyticsSummary(granularity=granularity.value, start=packed.start, **packed.fields())
+
+    return _insert(_pack(_cells(granularity, starts), starts), row, progress)
+
+
+def _insert(
+    packed_blocks: Iterator[PackedBlock], row: Callable[[PackedBlock], SummaryRow], progress: Callable[[], None]
+) -> int:
+    """INSERT the rows of ``packed_blocks`` in batches of at most WRITE_BATCH rows and WRITE_BATCH_BYTES of blobs."""
+    written = 0
+    batch: list[SummaryRow] = []
+    batch_bytes = 0
+    last_start: object = None
+    for packed in packed_blocks:
+        made = row(packed)
+        batch.append(made)
+        batch_bytes += len(made.blog_ids) + len(made.view_counts) + len(made.blog_bits) + len(made.country_matrix)
         if packed.start != last_start:
             last_start = packed.start
             progress()
@@ -240,6 +256,70 @@ def _write(
             written += _flush(batch)
             batch_bytes = 0
     return written + _flush(batch)
+
+
+# --- hour blocks -----------------------------------------------------------------------------------------------
+def _hours(first: date, last: date) -> list[datetime]:
+    """The UTC hours that overlap the local days ``first``..``last`` (one more at each end with a half-hour offset)."""
+    start = local_midnight(first).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = local_midnight(last + timedelta(days=1)).astimezone(UTC)
+    return [start + timedelta(hours=offset) for offset in range(math.ceil((end - start) / timedelta(hours=1)))]
+
+
+def _hour_cells(hours: list[datetime]) -> Iterator[tuple[datetime, int, int, int]]:
+    """(hour, country key, blog id, views) of ``hours`` (consecutive), ordered, aggregated by the database."""
+    rows = (
+        BlogView.objects.filter(timestamp__gte=hours[0], timestamp__lt=hours[-1] + timedelta(hours=1))
+        .annotate(block=Trunc("timestamp", "hour", tzinfo=UTC))
+        .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
+        .values("block", "country_key", "blog_id")
+        .annotate(views=Count("id"))
+        .order_by("block", "country_key", "blog_id")
+        .values_list("block", "country_key", "blog_id", "views")
+    )
+    for block, country_key, blog_id, views in rows.iterator(chunk_size=STREAM_CHUNK):
+        yield block.astimezone(UTC), country_key, blog_id, views
+
+
+def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
+    """Hour blocks for the plan's recent days: every hour a marker named (the fold read it) or that has no block
+    yet, so a fold every minute rewrites the hour or two that changed, not the day. Every hour block before the
+    recent days is deleted. So a marker the fold consumes (``_delete_folded_changes``: every day its hour overlaps
+    was rebuilt) never leaves an hour block behind that predates it: its hour is rewritten, or gone."""
+    first_recent = today - timedelta(days=HOUR_BLOCK_DAYS - 1)
+    hours = HourlyAnalyticsSummary.objects
+    if plan.full:
+        hours.all().delete()
+    else:
+        hours.filter(start__lt=_hours(first_recent, first_recent)[0]).delete()
+    marked = {bucket.astimezone(UTC) for bucket in buckets}
+    due: list[datetime] = []
+    for run in _runs(tuple(day for day in plan.days if day >= first_recent), Granularity.DAY):
+        starts = _hours(run[0], run[-1])
+        folded = hours.filter(country_key=ALL_COUNTRIES, start__gte=starts[0], start__lte=starts[-1])
+        present = {hour.astimezone(UTC) for hour in folded.values_list("start", flat=True)}
+        due.extend(hour for hour in starts if hour in marked or hour not in present)
+    written = 0
+    for consecutive in _hour_runs(sorted(set(due))):
+        hours.filter(start__gte=consecutive[0], start__lte=consecutive[-1]).delete()
+        written += _insert(
+            _pack(_hour_cells(consecutive), tuple(consecutive)),
+            lambda packed: HourlyAnalyticsSummary(start=packed.start, **packed.fields()),
+            lambda: None,  # an hour or two, or a day's: quick, and not among the plan's blocks
+        )
+    return written
+
+
+def _hour_runs(hours: list[datetime]) -> Iterator[list[datetime]]:
+    """Sorted hours as runs of consecutive ones (one range scan each)."""
+    run: list[datetime] = []
+    for hour in hours:
+        if run and hour != run[-1] + timedelta(hours=1):
+            yield run
+            run = []
+        run.append(hour)
+    if run:
+        yield run
 
 
 def _flush(batch: list) -> int:  # type: ignore[type-arg]
@@ -273,7 +353,7 @@ def _statistics_renew() -> None:
         return
     command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
-        for model in (DailyAnalyticsSummary, PeriodAnalyticsSummary, BlogTimeline):
+        for model in (DailyAnalyticsSummary, PeriodAnalyticsSummary, HourlyAnalyticsSummary, BlogTimeline):
             cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
 
 
@@ -314,6 +394,7 @@ def summaries_fold(
             PeriodAnalyticsSummary.objects.all().delete()
         sketch: dict[date, dict[int, list[int]]] | None = {} if sketches.enabled() else None
         report.rows_written += _write(Granularity.DAY, plan.days, step, sketch)
+        report.rows_written += _write_hours(plan, today, buckets)
         # Every day of the plan now has a fresh block; days marked but outside the plan (--days) are still dirty.
         info = FoldInfo(folded_through=today, dirty_days=frozenset(changed_days(buckets) - set(plan.days)))
         for granularity, starts in ((Granularity.WEEK, plan.weeks), (Granularity.MONTH, plan.months)):

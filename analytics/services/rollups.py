@@ -83,7 +83,7 @@ def rolled_rows(
     the blocks that cover those days (only day blocks with ``days_only``); ``None`` when some day has no clean
     block (then only raw events can say what it holds)."""
     span = (local_midnight(start), local_midnight(end))
-    coverage = cover([span], info, set() if days_only else available_periods([span]))
+    coverage = cover([span], info, set() if days_only else available_periods([span]), hours=False)
     if coverage.raw:
         return None
     keys = sorted({key for _, key in block_rows(coverage, None, "country_key")})

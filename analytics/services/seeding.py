@@ -31,6 +31,7 @@ from analytics.models import (
     Country,
     DailyAnalyticsSummary,
     FoldState,
+    HourlyAnalyticsSummary,
     PeriodAnalyticsSummary,
 )
 from analytics.periods import local_date, local_midnight
@@ -222,6 +223,7 @@ def demo_data_wipe() -> None:
     # Summaries are derived data: without the fold state they are rebuilt from scratch, as on a fresh database.
     DailyAnalyticsSummary.objects.all().delete()
     PeriodAnalyticsSummary.objects.all().delete()
+    HourlyAnalyticsSummary.objects.all().delete()
     BlogTimeline.objects.all().delete()
     FoldState.objects.all().delete()
     Blog.objects.all().delete()

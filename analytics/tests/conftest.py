@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from analytics.models import Blog
 from analytics.selectors import summaries
+from analytics.services import folding
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 
@@ -42,6 +43,12 @@ def _blocks_for_every_filter(monkeypatch):
 def narrowed_reads():  # type: ignore[no-untyped-def]
     """A context in which every mask that keeps some blogs reads their raw events (no block is read for them)."""
     return mock.patch.multiple(summaries, RAW_BLOGS_MAX=10**9, RAW_VIEWS_MAX=10**9)
+
+
+def hour_reads():  # type: ignore[no-untyped-def]
+    """A context in which the fold writes hour blocks for every day it folds, not only the recent ones
+    (``folding.HOUR_BLOCK_DAYS``), so a changed day's unchanged hours and a window's partial-day edges read them."""
+    return mock.patch.object(folding, "HOUR_BLOCK_DAYS", 100_000)
 
 
 def timeline_reads():  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from analytics.filters import Endpoint, parse_query
 from analytics.models import Blog, BlogView, Country
 from analytics.selectors import reference, summaries
 from analytics.services.folding import summaries_fold
-from analytics.tests.conftest import narrowed_reads, timeline_reads
+from analytics.tests.conftest import hour_reads, narrowed_reads, timeline_reads
 
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)  # a Monday, 3 weeks after a DST-free stretch, near month ends
 CODES = ["US", "DE", "FR", "IN"]
@@ -198,6 +198,18 @@ def test_summaries_reading_blog_timelines_equal_the_reference_scan(zone, view_sp
     """The same proof with the blog timelines on: a mask that keeps some blogs reads its clean days of the last
     364 from their timeline rows, late writes and unfolded days raw (docs/design.md, "Blog timelines")."""
     with timeline_reads():
+        _differential(zone, view_specs, fold_first, writes, requests)
+
+
+@pytest.mark.django_db
+@ZONES
+@_examples(15)
+@SCENARIOS
+def test_summaries_reading_hour_blocks_equal_the_reference_scan(zone, view_specs, fold_first, writes, requests):
+    """The same proof with hour blocks on every folded day, not only the recent ones: a day changed since its
+    fold reads its unchanged hours from them, and a window's partial-day edges read their whole hours from them
+    (docs/design.md, "Hour blocks")."""
+    with hour_reads():
         _differential(zone, view_specs, fold_first, writes, requests)
 
 

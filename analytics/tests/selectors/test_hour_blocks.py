@@ -1,0 +1,102 @@
+"""Hour blocks (docs/design.md, "Hour blocks"): the fold's recent days get a block per UTC hour, so a day changed
+since its fold is read raw only for the hours that changed. SPEC §4: every answer still equals the scan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.test import override_settings
+
+from analytics.filters import Endpoint, parse_query
+from analytics.models import HourlyAnalyticsSummary
+from analytics.periods import local_date, local_midnight
+from analytics.selectors import reference, summaries
+from analytics.selectors.catalogue import catalogue
+from analytics.selectors.coverage import HOUR
+from analytics.services.folding import summaries_fold
+from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory
+
+NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)
+ZONES = pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+EVERY_20_MINUTES = timedelta(minutes=20)
+GROUPED = ("blog_views_by_country", "blog_views_by_author", "top_blogs", "top_authors", "top_countries", "totals")
+
+
+@pytest.fixture
+def day_of_views(db):  # type: ignore[no-untyped-def]
+    """Views every 20 minutes over the last two days, across three blogs and two countries (and none)."""
+    blogs = [BlogFactory() for _ in range(3)]
+    countries = [CountryFactory(code="US"), CountryFactory(code="DE"), None]
+    return [
+        BlogViewFactory(
+            blog=blogs[step % 3], country=countries[step % 3 - 1], timestamp=NOW - step * timedelta(minutes=20)
+        )
+        for step in range(1, 2 * 72)
+    ]
+
+
+def _answers_equal(body: Mapping[str, object]) -> None:
+    query = parse_query(body, endpoint=Endpoint.TOP, now=NOW)
+    for name in GROUPED:
+        assert getattr(summaries, name)(query) == getattr(reference, name)(query), (name, body)
+    timed = parse_query({**body, "compare": "day"}, endpoint=Endpoint.PERFORMANCE, now=NOW)
+    assert summaries.performance(timed, now=NOW, x_metric="viewed") == reference.performance(
+        timed, now=NOW, x_metric="viewed"
+    )
+
+
+def _coverage(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+    return summaries._coverage([(start, end)], catalogue(parse_query({}, endpoint=Endpoint.TOP, now=NOW).filters))
+
+
+@ZONES
+def test_a_changed_hour_is_read_raw_and_the_rest_of_its_day_from_hour_blocks(day_of_views, zone):
+    with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        changed = NOW - timedelta(hours=5, minutes=7)
+        BlogViewFactory(blog=day_of_views[0].blog, country=day_of_views[1].country, timestamp=changed)
+        day_of_views[4].delete()  # another hour, yesterday
+        for body in ({"range": "day"}, {"range": "week"}, {"start_date": (NOW - timedelta(hours=30)).isoformat()}):
+            _answers_equal(body)
+        coverage = _coverage(local_midnight(local_date(NOW) - timedelta(days=1)), NOW)  # the recent days
+        assert coverage.hours, "the unchanged hours of the changed days read their blocks"
+        dirty = {changed.replace(minute=0), day_of_views[4].timestamp.replace(minute=0, second=0, microsecond=0)}
+        for start, end, _ in coverage.raw:
+            # Raw: the changed hours, the window's last partial hour and, in Kolkata, half hours at day edges.
+            assert end - start <= HOUR or any(hour <= start and end <= hour + HOUR for hour in dirty), (start, end)
+        summaries_fold()
+        _answers_equal({"range": "week"})
+
+
+def test_a_fold_rewrites_the_changed_hours_only(day_of_views):
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        before = dict(HourlyAnalyticsSummary.objects.values_list("id", "start"))
+        assert len({start for start in before.values()}) == 48, "every hour of today and yesterday, viewed or not"
+        late = NOW - timedelta(hours=3, minutes=1)
+        BlogViewFactory(blog=day_of_views[0].blog, timestamp=late)
+        summaries_fold()
+        after = dict(HourlyAnalyticsSummary.objects.values_list("id", "start"))
+        rewritten = {start for row, start in after.items() if row not in before}
+        assert rewritten == {late.replace(minute=0)}
+        _answers_equal({"range": "day"})
+        BlogViewFactory(blog=day_of_views[1].blog, timestamp=NOW - timedelta(minutes=5))  # today changed again
+        _answers_equal({"start_date": (NOW - timedelta(hours=6, minutes=10)).isoformat()})  # reads hour 12 again
+
+
+def test_hour_blocks_of_days_no_longer_recent_are_dropped(day_of_views):
+    """Hour blocks written while a day was recent must not outlive it: a late write to it three days on is folded
+    with its day, and a window that starts inside that day must then not read the hour block written before."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+    later = NOW + timedelta(days=3)
+    late = NOW - timedelta(hours=2, minutes=30)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        BlogViewFactory(blog=day_of_views[0].blog, timestamp=late)
+        summaries_fold()
+        assert not HourlyAnalyticsSummary.objects.filter(start__lt=datetime(2025, 3, 12, tzinfo=UTC)).exists()
+        query = parse_query({"start_date": (NOW - timedelta(hours=4)).isoformat()}, endpoint=Endpoint.TOP, now=later)
+        assert summaries.top_blogs(query) == reference.top_blogs(query)
