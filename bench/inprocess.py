@@ -5,6 +5,8 @@ rendering), uncached, one warm-up then the p50 of ``--repeat``. It is how docs/b
 table was measured (a reference scan per body there would take hours); add about 2 ms for HTTP.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_1m python -m bench.inprocess --repeat 3
+
+With ``--out``, the p50s and the data set's size go to a JSON file that ``python -m bench.scaling`` tabulates.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="Timed requests per body (default 3).")
     parser.add_argument("--only", help="Only the bodies whose 'endpoint label' contains this text.")
+    parser.add_argument("--out", help="Write the p50s and the data set's size to this JSON file (bench.scaling).")
     options = parser.parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
@@ -36,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.test import Client
 
-    from bench.workload import ENDPOINTS, picks_from_database, probes
+    from bench.machine import git
+    from bench.workload import ENDPOINTS, dataset_facts, picks_from_database, probes
 
     picks = picks_from_database(database_url)
+    bodies: list[dict[str, object]] = []
     client = Client(HTTP_HOST="127.0.0.1")
 
     def timed(path: str, body: dict[str, object]) -> float:
@@ -54,6 +59,20 @@ def main(argv: list[str] | None = None) -> int:
         timed(ENDPOINTS[probe.endpoint], probe.body)
         p50 = statistics.median(timed(ENDPOINTS[probe.endpoint], probe.body) for _ in range(options.repeat))
         print(f"{probe.endpoint:<19} {probe.label:<45} {p50:8.1f} ms", flush=True)
+        bodies.append({"endpoint": probe.endpoint, "label": probe.label, "p50_ms": round(p50, 3)})
+    if options.out:
+        facts = dataset_facts(database_url)
+        document = {
+            "command": "python -m bench.inprocess " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "commit": git("rev-parse", "--short=12", "HEAD").strip(),
+            "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
+            "method": f"in-process (Django test client), uncached, p50 of {options.repeat}",
+            "dataset": {"views": facts.views, "blogs": facts.blogs, "authors": facts.authors},
+            "bodies": bodies,
+        }
+        with open(options.out, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1)
+        print(f"wrote {options.out}")
     return 0
 
 
