@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
             "method": f"in-process (Django test client), uncached, p50 of {options.repeat}",
             "dataset": {"views": facts.views, "blogs": facts.blogs, "authors": facts.authors},
+            "catalogue_cache_mb": int(os.environ.get("IDEEZA_CATALOGUE_CACHE_MB", "64")),
             "bodies": bodies,
         }
         with open(options.out, "w", encoding="utf-8") as handle:

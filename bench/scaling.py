@@ -37,15 +37,35 @@ def body_kind(label: str) -> str:
 
 
 def _size(number: int) -> str:
+    """Rounded, for a column header: 1,002,739 → 1M (the sets differ by orders of magnitude)."""
     for unit, scale in (("M", 1_000_000), ("k", 1_000)):
-        if number >= scale and number % (scale // 10) == 0:
-            return f"{number / scale:g}{unit}"
+        if number >= scale:
+            return f"{round(number / scale, 1):g}{unit}"
     return f"{number:,}"
 
 
 def _column(run: dict[str, Any]) -> str:
     data = run["dataset"]
     return f"{_size(data['views'])} views, {_size(data['blogs'])} blogs"
+
+
+def _steps(runs: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """(from, to, header) for each pair of runs that differ in one dimension only, the next size up in it."""
+    steps = []
+    for dimension, other in (("views", "blogs"), ("blogs", "views")):
+        for low, run in enumerate(runs):
+            larger = [
+                (candidate["dataset"][dimension], high)
+                for high, candidate in enumerate(runs)
+                if _size(candidate["dataset"][other]) == _size(run["dataset"][other])
+                and candidate["dataset"][dimension] > run["dataset"][dimension]
+            ]
+            if larger:
+                high = min(larger)[1]
+                size = _size(run["dataset"][other])
+                header = f"{dimension} {_size(run['dataset'][dimension])}→{_size(runs[high]['dataset'][dimension])}"
+                steps.append((low, high, f"{header} ({size} {other})"))
+    return steps
 
 
 def _ms(value: float | None) -> str:
@@ -56,33 +76,35 @@ def _ms(value: float | None) -> str:
 
 def scaling_markdown(runs: list[dict[str, Any]], sources: list[str]) -> str:
     runs = sorted(runs, key=lambda run: (run["dataset"]["views"], run["dataset"]["blogs"]))
-    base = runs[0]["dataset"]
-    growths = [
-        (index, run)
-        for index, run in enumerate(runs[1:], 1)
-        if (run["dataset"]["views"] == base["views"]) != (run["dataset"]["blogs"] == base["blogs"])
-    ]
+    steps = _steps(runs)
     p50s = [{(body["endpoint"], body_kind(body["label"])): body["p50_ms"] for body in run["bodies"]} for run in runs]
     keys = list(dict.fromkeys(key for table in p50s for key in table))
-    header = ["endpoint", "body", *(_column(run) for run in runs)]
-    header += [f"grows ×{_column(run).replace(_column(runs[0]), '')}" for _, run in growths]
-    header = [*header[: 2 + len(runs)], *(f"→ {_column(run)}" for _, run in growths)]
+    header = ["endpoint", "body", *(_column(run) for run in runs), *(f"grows: {title}" for _, _, title in steps)]
     rows = []
     for endpoint, kind in keys:
         values = [table.get((endpoint, kind)) for table in p50s]
-        growth = [
-            f"{values[index] / values[0]:.1f}×" if values[index] is not None and values[0] else "–"
-            for index, _ in growths
-        ]
+        growth = []
+        for low, high, _ in steps:
+            before, after = values[low], values[high]
+            growth.append(f"{after / before:.1f}×" if before and after is not None else "–")
         rows.append([f"`{endpoint}`", kind, *(_ms(value) for value in values), *growth])
     commits = sorted({run["commit"] for run in runs})
     lines = [
         "How each body's uncached cost grows with the data: p50 ms per data set, "
         f"{runs[0]['method']}, add ≈ 2 ms for HTTP. Commit{'s' if len(commits) > 1 else ''} "
         + ", ".join(f"`{commit}`" for commit in commits)
-        + f"; recorded {', '.join(sorted({run['recorded'][:10] for run in runs}))}. Growth columns divide by the "
-        f"smallest set ({_column(runs[0])}). Each set was seeded with `seed_data --views V --blogs B --authors A "
-        "--countries 50 --days 365 --seed 42` and folded with `precalculate_stats --full`; then:",
+        + f"; recorded {', '.join(sorted({run['recorded'][:10] for run in runs}))}. A growth column divides a set's "
+        "p50 by that of the set one size down in one dimension, the other equal. Each set was seeded with `seed_data "
+        "--views V --blogs B --authors A --countries 50 --days 365 --seed 42` (authors: "
+        + "; ".join(f"{_column(run)}: {run['dataset']['authors']:,}" for run in runs)
+        + "), folded with `precalculate_stats --full`, given V / 365 views today (`bench.fresh_day`) and folded "
+        "again, and measured with the default catalogue cache"
+        + "".join(
+            f", {_column(run)} with `IDEEZA_CATALOGUE_CACHE_MB={run['catalogue_cache_mb']}`"
+            for run in runs
+            if run.get("catalogue_cache_mb", 64) != 64
+        )
+        + ":",
         "",
         "```",
         *(f"DATABASE_URL=… {run['command']}" for run in runs),
