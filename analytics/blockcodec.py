@@ -265,6 +265,7 @@ class PackedBlock:
     blog_ids: Ids
     view_counts: Ids
     countries: tuple[tuple[int, int, Ids], ...] = ()  # ALL rows: (key, views, ids) of every country
+    all_counts: Ids | None = None  # country rows: each blog's views over every country of the block
 
     def fields(self) -> dict[str, object]:
         """The ``SummaryBlock`` columns of this row."""
@@ -272,6 +273,7 @@ class PackedBlock:
             "country_key": self.country_key,
             "blog_ids": encode_ids(self.blog_ids),
             "view_counts": encode_counts(self.view_counts),
+            "all_counts": encode_counts(self.all_counts) if self.all_counts is not None else b"",
             "blog_bits": encode_bits(self.blog_ids),
             "country_matrix": encode_country_matrix(self.countries) if self.country_key == ALL_COUNTRIES else b"",
             "total_views": int(np.sum(np.asarray(self.view_counts, dtype=np.int64))),

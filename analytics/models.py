@@ -96,6 +96,10 @@ class SummaryBlock(models.Model):
     country_matrix = models.BinaryField(
         default=b"", help_text="ALL rows only: every country's views and blog bitmap (analytics.blockcodec)."
     )
+    all_counts = models.BinaryField(
+        default=b"",
+        help_text="Country rows only: each blog's views over every country of the block, aligned with blog_ids.",
+    )
 
     class Meta:
         abstract = True

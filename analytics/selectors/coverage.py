@@ -242,6 +242,13 @@ class Cells:
 def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str) -> Iterator[tuple[Any, ...]]:
     """(span, *columns) of every block row the coverage uses, for the wanted country keys (``None``: all real
     ones, no-country included; ``[ALL_COUNTRIES]``: the per-block totals)."""
+    for span, _, *values in block_rows_named(coverage, country_keys, *columns):
+        yield span, *values
+
+
+def block_rows_named(coverage: Coverage, country_keys: list[int] | None, *columns: str) -> Iterator[tuple[Any, ...]]:
+    """``block_rows`` with the block each row belongs to after its span: ``(span, block, *columns)``, where the block
+    is ``("day", date)``, ``("hour", start)`` or ``(granularity, start)``, so rows of one block can be matched."""
 
     def keyed(rows: Any) -> Any:
         if country_keys is None:
@@ -251,11 +258,11 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
     if coverage.days:
         days = keyed(DailyAnalyticsSummary.objects.filter(date__in=sorted(coverage.days)))
         for day, *values in days.values_list("date", *columns):
-            yield coverage.days[day], *values
+            yield coverage.days[day], ("day", day), *values
     if coverage.hours:
         hours = keyed(HourlyAnalyticsSummary.objects.filter(start__in=sorted(coverage.hours)))
         for hour, *values in hours.values_list("start", *columns):
-            yield coverage.hours[hour.astimezone(UTC)], *values
+            yield coverage.hours[hour.astimezone(UTC)], ("hour", hour), *values
     if coverage.periods:
         # Two IN lists (granularities, starts) rather than an OR per block, which Django compiles slowly; then drop
         # the few rows that match both lists but not as a pair (a week starting on the 1st of a covered month).
@@ -265,7 +272,7 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
         for granularity, start, *values in periods.values_list("granularity", "start", *columns):
             span = coverage.periods.get((granularity, start))
             if span is not None:
-                yield span, *values
+                yield span, (granularity, start), *values
 
 
 def read_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:

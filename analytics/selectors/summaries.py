@@ -27,6 +27,7 @@ from analytics.blockcodec import (
     decode,
     decode_country_matrix,
     packed_bits,
+    packed_set,
     union_packed,
 )
 from analytics.filters import AnalyticsQuery, Window
@@ -43,6 +44,7 @@ from analytics.selectors.coverage import (
     FoldInfo,
     available_periods,
     block_rows,
+    block_rows_named,
     cover,
     empty_cells,
     fold_info,
@@ -637,7 +639,11 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
     stored totals; the other spans decode their entries."""
     listing, mask = book.listing, book.mask
     if mask.ignores_blog and book.country_keys() is not None:
-        return _per_span_of_countries(coverage, listing, slots, mask.column_vector(listing.width))
+        kept_columns = mask.column_vector(listing.width)
+        dropping = 2 * np.count_nonzero(~kept_columns) < listing.width
+        return (dropping and _per_span_dropping(coverage, listing, slots, kept_columns)) or _per_span_of_countries(
+            coverage, listing, slots, kept_columns
+        )
     split = _split_parts(coverage, book)
     if split is not None:
         # The countries kept whole count as a mask of countries does; the few blogs elsewhere add their cells.
@@ -659,6 +665,52 @@ def _per_span(coverage: Coverage, book: Catalogue, slots: int) -> tuple[np.ndarr
         # Complement reads carry negative entries: a blog counts in a span when its views there sum above 0.
         blogs += distinct_counts(matched.span, matched.blog, slots, len(listing.blog_ids), weights=matched.views)
     return views, blogs
+
+
+def _per_span_dropping(
+    coverage: Coverage, listing: Listing, slots: int, kept_columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A mask that drops a few countries and keeps every blog (``exclude_country_codes``): a span's views are its
+    blocks' totals minus the dropped countries' totals, and a block's blogs are its ALL set minus the blogs it saw
+    only in the dropped countries, told by the dropped rows alone: each of their blogs carries its views over every
+    country of the block (``all_counts``), so a blog whose dropped views add up to those saw nothing else. The cost
+    follows the dropped countries' rows, not every country's set. ``None`` when a block was folded before those
+    counts existed (migration 0014): then the country matrices answer."""
+    blocks = coverage.blocks_only()
+    dropped_keys = [listing.column_key(int(column)) for column in np.flatnonzero(~kept_columns)]
+    columns = ("total_views", "blog_ids", "view_counts", "all_counts", "unique_blogs")
+    rows = list(block_rows_named(blocks, dropped_keys, *columns))
+    if any(size and not len(all_counts) for *_, all_counts, size in rows):
+        return None
+    wholes = list(block_rows_named(blocks, [ALL_COUNTRIES], "total_views", "blog_bits"))
+    position = {block: at for at, (_, block, _, _) in enumerate(wholes)}
+    whole_spans = np.array([span for span, *_ in wholes], dtype=np.int64)
+    views = np.bincount(whole_spans, weights=[total for _, _, total, _ in wholes], minlength=slots)
+    views -= np.bincount([row[0] for row in rows], weights=[row[2] for row in rows], minlength=slots)
+    # Per (block, blog): the dropped countries' views; "only there" when they are all of the blog's views. The two
+    # decodes order their entries by width class, not alike: both are sorted by (block, blog) before matching.
+    decoded = decode([(ids, counts, size) for _, _, _, ids, counts, _, size in rows])
+    everywhere = decode([(ids, all_counts, size) for _, _, _, ids, _, all_counts, size in rows])
+    block_of_row = np.array([position[row[1]] for row in rows], dtype=np.int64)
+    width = int(decoded.blog.max(initial=0)) + 1
+    key = block_of_row[decoded.row] * width + decoded.blog
+    order = np.argsort(key, kind="stable")
+    everywhere_views = everywhere.views[np.argsort(block_of_row[everywhere.row] * width + everywhere.blog)]
+    firsts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]]) if len(key) else np.zeros(0, np.int64)
+    only = np.add.reduceat(decoded.views[order], firsts) == everywhere_views[firsts] if len(key) else firsts > 0
+    only_block, only_blog = (key[order][firsts][only] // width), (key[order][firsts][only] % width)
+    bitsets = []
+    for at, (_, _, _, bits) in enumerate(wholes):
+        packed = packed_set(bits).copy()
+        removed = only_blog[np.searchsorted(only_block, at) : np.searchsorted(only_block, at, side="right")]
+        if len(removed):
+            np.bitwise_and.at(packed, removed >> 3, ~(1 << (removed & 7)).astype(np.uint8))
+        bitsets.append(packed.reshape(1, -1))
+    raw = raw_cells(coverage)
+    kept = kept_columns[listing.country_columns(raw.country)]
+    views += np.bincount(raw.span[kept], weights=raw.views[kept], minlength=slots)
+    seen = _packed_blog_sets(listing, bitsets, whole_spans, slots, raw.span[kept], raw.blog[kept])
+    return views.astype(np.int64), np.bitwise_count(seen).sum(axis=1).astype(np.int64)
 
 
 def _per_span_of_countries(

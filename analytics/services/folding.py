@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 
+import numpy as np
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, F, Min
@@ -174,25 +175,25 @@ def _runs(starts: tuple[date, ...], granularity: Granularity) -> Iterator[tuple[
 
 
 def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...]) -> Iterator[PackedBlock]:
-    """Per block: one row per country present, then the ALL_COUNTRIES row (always, even for an empty block)."""
+    """Per block: one row per country present, each with its blogs' views over every country of the block
+    (``all_counts``), then the ALL_COUNTRIES row (always, even for an empty block)."""
     wanted = set(starts)
     seen: set[date] = set()
     for start, block_cells in groupby(cells, key=lambda cell: cell[0]):
         seen.add(start)
-        totals: dict[int, int] = {}
-        countries: list[tuple[int, int, list[int]]] = []
+        countries: list[tuple[int, np.ndarray, np.ndarray]] = []
         for country_key, country_cells in groupby(block_cells, key=lambda cell: cell[1]):
-            ids: list[int] = []
-            counts: list[int] = []
-            for _, _, blog_id, views in country_cells:
-                ids.append(blog_id)
-                counts.append(views)
-                totals[blog_id] = totals.get(blog_id, 0) + views
-            countries.append((country_key, sum(counts), ids))
-            yield PackedBlock(start, country_key, ids, counts)
-        ordered = sorted(totals)
-        counts = [totals[blog_id] for blog_id in ordered]
-        yield PackedBlock(start, ALL_COUNTRIES, ordered, counts, tuple(countries))
+            pairs = np.array([(blog_id, views) for _, _, blog_id, views in country_cells], dtype=np.int64)
+            countries.append((country_key, pairs[:, 0], pairs[:, 1]))
+        every_id = np.concatenate([ids for _, ids, _ in countries])
+        ordered, inverse = np.unique(every_id, return_inverse=True)
+        totals = np.bincount(inverse, weights=np.concatenate([counts for _, _, counts in countries])).astype(np.int64)
+        at = 0
+        for country_key, ids, counts in countries:
+            yield PackedBlock(start, country_key, ids, counts, all_counts=totals[inverse[at : at + len(ids)]])
+            at += len(ids)
+        matrix = tuple((key, int(counts.sum()), ids) for key, ids, counts in countries)
+        yield PackedBlock(start, ALL_COUNTRIES, ordered, totals, matrix)
     for start in sorted(wanted - seen):
         yield PackedBlock(start, ALL_COUNTRIES, [], [])
 
@@ -229,7 +230,7 @@ def _write(
 
     def row(packed: PackedBlock) -> DailyAnalyticsSummary | PeriodAnalyticsSummary:
         if sketch is not None:
-            sketch.setdefault(packed.start, {})[packed.country_key] = list(packed.blog_ids)
+            sketch.setdefault(packed.start, {})[packed.country_key] = np.asarray(packed.blog_ids).tolist()
         if granularity is Granularity.DAY:
             return DailyAnalyticsSummary(date=packed.start, **packed.fields())
         return PeriodAnalyticsSummary(granularity=granularity.value, start=packed.start, **packed.fields())
@@ -248,7 +249,8 @@ def _insert(
     for packed in packed_blocks:
         made = row(packed)
         batch.append(made)
-        batch_bytes += len(made.blog_ids) + len(made.view_counts) + len(made.blog_bits) + len(made.country_matrix)
+        blobs = (made.blog_ids, made.view_counts, made.blog_bits, made.country_matrix, made.all_counts)
+        batch_bytes += sum(map(len, blobs))
         if packed.start != last_start:
             last_start = packed.start
             progress()

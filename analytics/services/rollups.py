@@ -89,18 +89,20 @@ def rolled_rows(
     keys = sorted({key for _, key in block_rows(coverage, None, "country_key")})
     rows: list[PeriodAnalyticsSummary] = []
     totals = np.zeros(0, dtype=np.int64)
-    countries: list[tuple[int, int, Ids]] = []
+    merged: list[tuple[int, np.ndarray, np.ndarray]] = []
     for key in keys:
         if key == ALL_COUNTRIES:
             continue
         ids, counts = _merged(coverage, key)
         if len(ids):
             totals = _added(totals, ids, counts)
-            countries.append((key, int(counts.sum()), ids))
-            packed = PackedBlock(start, key, ids, counts)
-            rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **packed.fields()))
+            merged.append((key, ids, counts))
+    for key, ids, counts in merged:  # each blog's views over every country, known once all are merged
+        packed = PackedBlock(start, key, ids, counts, all_counts=totals[ids])
+        rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **packed.fields()))
     viewed = np.flatnonzero(totals)
-    whole = PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], tuple(countries))
+    countries: tuple[tuple[int, int, Ids], ...] = tuple((key, int(counts.sum()), ids) for key, ids, counts in merged)
+    whole = PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], countries)
     rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **whole.fields()))
     return rows
 
