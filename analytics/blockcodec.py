@@ -253,6 +253,13 @@ def decode(blocks: Sequence[tuple[bytes | memoryview, bytes | memoryview | None,
     return Decoded(np.concatenate(rows), np.concatenate(blogs), np.concatenate(views))
 
 
+def counts_decode(blob: bytes | memoryview, size: int) -> np.ndarray:
+    """One ``encode_counts`` array of ``size`` values, as int64."""
+    if not size:
+        return np.zeros(0, dtype=np.int64)
+    return np.frombuffer(blob, dtype=_dtype(len(blob) // size)).astype(np.int64)
+
+
 def _dtype(width: int) -> np.dtype:
     return next(dtype for dtype in _WIDTHS if dtype.itemsize == width)
 

@@ -24,6 +24,7 @@ from analytics.blockcodec import (
     NO_COUNTRY,
     bits_row,
     country_matrix_read,
+    counts_decode,
     decode,
     decode_country_matrix,
     packed_bits,
@@ -687,22 +688,28 @@ def _per_span_dropping(
     whole_spans = np.array([span for span, *_ in wholes], dtype=np.int64)
     views = np.bincount(whole_spans, weights=[total for _, _, total, _ in wholes], minlength=slots)
     views -= np.bincount([row[0] for row in rows], weights=[row[2] for row in rows], minlength=slots)
-    # Per (block, blog): the dropped countries' views; "only there" when they are all of the blog's views. The two
-    # decodes order their entries by width class, not alike: both are sorted by (block, blog) before matching.
-    decoded = decode([(ids, counts, size) for _, _, _, ids, counts, _, size in rows])
-    everywhere = decode([(ids, all_counts, size) for _, _, _, ids, _, all_counts, size in rows])
-    block_of_row = np.array([position[row[1]] for row in rows], dtype=np.int64)
-    width = int(decoded.blog.max(initial=0)) + 1
-    key = block_of_row[decoded.row] * width + decoded.blog
-    order = np.argsort(key, kind="stable")
-    everywhere_views = everywhere.views[np.argsort(block_of_row[everywhere.row] * width + everywhere.blog)]
-    firsts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]]) if len(key) else np.zeros(0, np.int64)
-    only = np.add.reduceat(decoded.views[order], firsts) == everywhere_views[firsts] if len(key) else firsts > 0
-    only_block, only_blog = (key[order][firsts][only] // width), (key[order][firsts][only] % width)
+    # Per block, the blogs whose views in the dropped countries are all of their views there. One row per block
+    # (one country dropped) compares entry by entry; several are summed per blog first.
+    dropped_rows: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for _, block, _, ids, counts, all_counts, size in rows:
+        if size:
+            decoded = decode([(ids, counts, size)])
+            everywhere = counts_decode(all_counts, size)
+            dropped_rows.setdefault(position[block], []).append((decoded.blog, decoded.views, everywhere))
     bitsets = []
     for at, (_, _, _, bits) in enumerate(wholes):
         packed = packed_set(bits).copy()
-        removed = only_blog[np.searchsorted(only_block, at) : np.searchsorted(only_block, at, side="right")]
+        parts = dropped_rows.get(at, [])
+        if len(parts) == 1:
+            ids, counts, everywhere = parts[0]
+            removed = ids[counts == everywhere]
+        elif parts:
+            ids, counts, everywhere = (np.concatenate(column) for column in zip(*parts, strict=True))
+            order = np.argsort(ids, kind="stable")
+            firsts = np.flatnonzero(np.r_[True, ids[order][1:] != ids[order][:-1]])
+            removed = ids[order][firsts][np.add.reduceat(counts[order], firsts) == everywhere[order][firsts]]
+        else:
+            removed = np.zeros(0, dtype=np.int64)
         if len(removed):
             np.bitwise_and.at(packed, removed >> 3, ~(1 << (removed & 7)).astype(np.uint8))
         bitsets.append(packed.reshape(1, -1))

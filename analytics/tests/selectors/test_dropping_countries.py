@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -35,7 +36,16 @@ def views(db) -> list:  # type: ignore[no-untyped-def,type-arg]
     rng = random.Random(5)
     blogs = [BlogFactory() for _ in range(8)]
     us, de, fr, gb, jp = (CountryFactory(code=code) for code in ("US", "DE", "FR", "GB", "JP"))
-    reach = {0: [us], 1: [de], 2: [us, de], 3: [fr], 4: [us, fr, gb], 5: [us, de, fr, None], 6: [None, jp], 7: [de]}
+    reach: dict[int, list[Any]] = {  # countries, or None for a view with no country
+        0: [us],
+        1: [de],
+        2: [us, de],
+        3: [fr],
+        4: [us, fr, gb],
+        5: [us, de, fr, None],
+        6: [None, jp],
+        7: [de],
+    }
     spread = [
         BlogViewFactory(
             blog=blogs[index],
