@@ -686,8 +686,9 @@ def _per_span_dropping(
     wholes = list(block_rows_named(blocks, [ALL_COUNTRIES], "total_views", "blog_bits"))
     position = {block: at for at, (_, block, _, _) in enumerate(wholes)}
     whole_spans = np.array([span for span, *_ in wholes], dtype=np.int64)
-    views = np.bincount(whole_spans, weights=[total for _, _, total, _ in wholes], minlength=slots)
-    views -= np.bincount([row[0] for row in rows], weights=[row[2] for row in rows], minlength=slots)
+    views = np.bincount(whole_spans, weights=[total for _, _, total, _ in wholes], minlength=slots).astype(np.int64)
+    dropped_spans = np.array([row[0] for row in rows], dtype=np.int64)
+    views -= np.bincount(dropped_spans, weights=[row[2] for row in rows], minlength=slots).astype(np.int64)
     # Per block, the blogs whose views in the dropped countries are all of their views there. One row per block
     # (one country dropped) compares entry by entry; several are summed per blog first.
     dropped_rows: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
@@ -715,9 +716,9 @@ def _per_span_dropping(
         bitsets.append(packed.reshape(1, -1))
     raw = raw_cells(coverage)
     kept = kept_columns[listing.country_columns(raw.country)]
-    views += np.bincount(raw.span[kept], weights=raw.views[kept], minlength=slots)
+    views += np.bincount(raw.span[kept], weights=raw.views[kept], minlength=slots).astype(np.int64)
     seen = _packed_blog_sets(listing, bitsets, whole_spans, slots, raw.span[kept], raw.blog[kept])
-    return views.astype(np.int64), np.bitwise_count(seen).sum(axis=1).astype(np.int64)
+    return views, np.bitwise_count(seen).sum(axis=1).astype(np.int64)
 
 
 def _per_span_of_countries(

@@ -97,3 +97,18 @@ def test_blocks_folded_before_the_counts_existed_are_answered_from_the_country_m
         for model in (DailyAnalyticsSummary, PeriodAnalyticsSummary, HourlyAnalyticsSummary):
             model.objects.update(all_counts=b"")  # as a fold before migration 0014 left them
         assert _performance_equal() == 0
+
+
+def test_a_window_of_changed_days_reads_no_block(views):
+    """A day and the day before it both changed since the fold: the window and the span its growth compares with are
+    raw whole, no block in the coverage, and the counts are the raw cells'."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        for day in (19, 20):
+            late = datetime(2025, 2, day, 12, tzinfo=UTC)
+            BlogViewFactory(blog=views[0].blog, country=views[1].country, timestamp=late)
+        body = {"start_date": "2025-02-20", "end_date": "2025-02-20", "exclude_country_codes": ["US"], "compare": "day"}
+        query = parse_query(body, endpoint=Endpoint.PERFORMANCE, now=NOW)
+        assert summaries.performance(query, now=NOW, x_metric="viewed") == reference.performance(
+            query, now=NOW, x_metric="viewed"
+        )
