@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
+from typing import TypeVar
 
 import numpy as np
 from django.conf import settings
@@ -43,7 +44,7 @@ from analytics.periods import (
     period_start,
     reporting_tz,
 )
-from analytics.selectors.coverage import FoldInfo
+from analytics.selectors.coverage import HOUR, FoldInfo
 from analytics.services.cataloguelog import catalogue_log_prune
 from analytics.services.rollups import rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
@@ -140,33 +141,46 @@ def _fold_plan(*, today: date, days: int | None, force: bool, full: bool) -> tup
 
 def _cells(granularity: Granularity, starts: tuple[date, ...]) -> Iterator[tuple[date, int, int, int]]:
     """(block start, country key, blog id, views) for the given blocks, ordered, aggregated by the database."""
-    if not starts:
-        return
-    next_start = (lambda day: day + timedelta(days=1)) if granularity is Granularity.DAY else None
-    for run in _runs(starts, granularity):
-        end = next_start(run[-1]) if next_start else next_period_start(run[-1], granularity)
-        rows = (
-            BlogView.objects.filter(timestamp__gte=local_midnight(run[0]), timestamp__lt=local_midnight(end))
-            .annotate(block=Trunc("timestamp", granularity.value, tzinfo=reporting_tz()))
-            .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
-            .values("block", "country_key", "blog_id")
-            .annotate(views=Count("id"))
-            .order_by("block", "country_key", "blog_id")
-            .values_list("block", "country_key", "blog_id", "views")
-        )
-        for block, country_key, blog_id, views in rows.iterator(chunk_size=STREAM_CHUNK):
+    following = _following(granularity)
+    trunc = Trunc("timestamp", granularity.value, tzinfo=reporting_tz())
+    for run in _runs(starts, following):
+        for block, country_key, blog_id, views in _grouped(
+            local_midnight(run[0]), local_midnight(following(run[-1])), trunc
+        ):
             yield local_date(block), country_key, blog_id, views
 
 
-def _runs(starts: tuple[date, ...], granularity: Granularity) -> Iterator[tuple[date, ...]]:
-    """Split sorted block starts into runs of consecutive blocks, so each run is one range scan."""
-    run: list[date] = []
+def _grouped(start: datetime, end: datetime, trunc: Trunc) -> Iterator[tuple[datetime, int, int, int]]:
+    """(block, country key, blog id, views) of the views in [start, end), the block being ``trunc`` of the view's
+    time, ordered by block, country and blog, aggregated by the database and streamed."""
+    rows = (
+        BlogView.objects.filter(timestamp__gte=start, timestamp__lt=end)
+        .annotate(block=trunc)
+        .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
+        .values("block", "country_key", "blog_id")
+        .annotate(views=Count("id"))
+        .order_by("block", "country_key", "blog_id")
+        .values_list("block", "country_key", "blog_id", "views")
+    )
+    yield from rows.iterator(chunk_size=STREAM_CHUNK)
+
+
+def _following(granularity: Granularity) -> Callable[[date], date]:
+    """The start of the block after the one starting on a day."""
+    if granularity is Granularity.DAY:
+        return lambda day: day + timedelta(days=1)
+    return lambda start: next_period_start(start, granularity)
+
+
+Block = TypeVar("Block", date, datetime)
+
+
+def _runs(starts: Sequence[Block], following: Callable[[Block], Block]) -> Iterator[tuple[Block, ...]]:
+    """Split sorted block starts into runs of consecutive blocks (``following`` gives the next block's start), so
+    each run is one range scan."""
+    run: list[Block] = []
     for start in starts:
-        if run and (
-            start != run[-1] + timedelta(days=1)
-            if granularity is Granularity.DAY
-            else start != next_period_start(run[-1], granularity)
-        ):
+        if run and start != following(run[-1]):
             yield tuple(run)
             run = []
         run.append(start)
@@ -265,21 +279,14 @@ def _hours(first: date, last: date) -> list[datetime]:
     """The UTC hours that overlap the local days ``first``..``last`` (one more at each end with a half-hour offset)."""
     start = local_midnight(first).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = local_midnight(last + timedelta(days=1)).astimezone(UTC)
-    return [start + timedelta(hours=offset) for offset in range(math.ceil((end - start) / timedelta(hours=1)))]
+    return [start + offset * HOUR for offset in range(math.ceil((end - start) / HOUR))]
 
 
-def _hour_cells(hours: list[datetime]) -> Iterator[tuple[datetime, int, int, int]]:
+def _hour_cells(hours: tuple[datetime, ...]) -> Iterator[tuple[datetime, int, int, int]]:
     """(hour, country key, blog id, views) of ``hours`` (consecutive), ordered, aggregated by the database."""
-    rows = (
-        BlogView.objects.filter(timestamp__gte=hours[0], timestamp__lt=hours[-1] + timedelta(hours=1))
-        .annotate(block=Trunc("timestamp", "hour", tzinfo=UTC))
-        .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
-        .values("block", "country_key", "blog_id")
-        .annotate(views=Count("id"))
-        .order_by("block", "country_key", "blog_id")
-        .values_list("block", "country_key", "blog_id", "views")
-    )
-    for block, country_key, blog_id, views in rows.iterator(chunk_size=STREAM_CHUNK):
+    for block, country_key, blog_id, views in _grouped(
+        hours[0], hours[-1] + HOUR, Trunc("timestamp", "hour", tzinfo=UTC)
+    ):
         yield block.astimezone(UTC), country_key, blog_id, views
 
 
@@ -296,32 +303,20 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
         hours.filter(start__lt=_hours(first_recent, first_recent)[0]).delete()
     marked = {bucket.astimezone(UTC) for bucket in buckets}
     due: list[datetime] = []
-    for run in _runs(tuple(day for day in plan.days if day >= first_recent), Granularity.DAY):
+    for run in _runs([day for day in plan.days if day >= first_recent], _following(Granularity.DAY)):
         starts = _hours(run[0], run[-1])
         folded = hours.filter(country_key=ALL_COUNTRIES, start__gte=starts[0], start__lte=starts[-1])
         present = {hour.astimezone(UTC) for hour in folded.values_list("start", flat=True)}
         due.extend(hour for hour in starts if hour in marked or hour not in present)
     written = 0
-    for consecutive in _hour_runs(sorted(set(due))):
+    for consecutive in _runs(sorted(set(due)), lambda hour: hour + HOUR):
         hours.filter(start__gte=consecutive[0], start__lte=consecutive[-1]).delete()
         written += _insert(
-            _pack(_hour_cells(consecutive), tuple(consecutive)),
+            _pack(_hour_cells(consecutive), consecutive),
             lambda packed: HourlyAnalyticsSummary(start=packed.start, **packed.fields()),
             lambda: None,  # an hour or two, or a day's: quick, and not among the plan's blocks
         )
     return written
-
-
-def _hour_runs(hours: list[datetime]) -> Iterator[list[datetime]]:
-    """Sorted hours as runs of consecutive ones (one range scan each)."""
-    run: list[datetime] = []
-    for hour in hours:
-        if run and hour != run[-1] + timedelta(hours=1):
-            yield run
-            run = []
-        run.append(hour)
-    if run:
-        yield run
 
 
 def _flush(batch: list) -> int:  # type: ignore[type-arg]
