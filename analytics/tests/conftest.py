@@ -4,9 +4,11 @@ hand-computed data set."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -43,6 +45,22 @@ def _blocks_for_every_filter(monkeypatch):
 def narrowed_reads():  # type: ignore[no-untyped-def]
     """A context in which every mask that keeps some blogs reads their raw events (no block is read for them)."""
     return mock.patch.multiple(summaries, RAW_BLOGS_MAX=10**9, RAW_VIEWS_MAX=10**9)
+
+
+@contextmanager
+def calls_counted(module: object, name: str, when: Callable[[Any], bool] = lambda result: True) -> Iterator[list[int]]:
+    """Patch ``module.name`` so that its calls whose result satisfies ``when`` are counted (in the yielded one-item
+    list): a test shows that the path it means to prove was taken."""
+    real = getattr(module, name)
+    count = [0]
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real(*args, **kwargs)
+        count[0] += bool(when(result))
+        return result
+
+    with mock.patch.object(module, name, counted):
+        yield count
 
 
 def hour_reads():  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from analytics.filters import Endpoint, parse_query
 from analytics.models import DailyAnalyticsSummary, HourlyAnalyticsSummary, PeriodAnalyticsSummary
 from analytics.selectors import reference, summaries
 from analytics.services.folding import summaries_fold
+from analytics.tests.conftest import calls_counted
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory
 
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)
@@ -63,21 +64,12 @@ def views(db) -> list:  # type: ignore[no-untyped-def,type-arg]
 
 def _performance_equal() -> int:
     """Compare every body; return how often the dropped rows alone answered."""
-    real = summaries._per_span_dropping
-    answered = 0
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal answered
-        result = real(*args, **kwargs)
-        answered += result is not None
-        return result
-
-    with mock.patch.object(summaries, "_per_span_dropping", counted):
+    with calls_counted(summaries, "_per_span_dropping", when=lambda result: result is not None) as answered:
         for body in BODIES:
             query = parse_query(body, endpoint=Endpoint.PERFORMANCE, now=NOW)
             expected = reference.performance(query, now=NOW, x_metric="viewed")
             assert summaries.performance(query, now=NOW, x_metric="viewed") == expected, body
-    return answered
+    return answered[0]
 
 
 def test_dropped_countries_rows_tell_the_blogs_seen_only_there(views):

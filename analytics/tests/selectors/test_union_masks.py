@@ -19,7 +19,7 @@ from analytics.filters import Endpoint, parse_query
 from analytics.models import Country
 from analytics.selectors import reference, summaries
 from analytics.services.folding import summaries_fold
-from analytics.tests.conftest import timeline_reads
+from analytics.tests.conftest import calls_counted, timeline_reads
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)
@@ -50,28 +50,23 @@ def views(db) -> list:  # type: ignore[no-untyped-def,type-arg]
     ]
 
 
+def _every_answer_equals_the_reference(tree: dict[str, Any], names: tuple[str, ...]) -> None:
+    for window in ({"range": "month"}, {"start_date": "2024-12-01", "end_date": "2025-03-10"}):
+        grouped = parse_query({**window, "filters": tree}, endpoint=Endpoint.TOP, now=NOW)
+        for name in names:
+            assert getattr(summaries, name)(grouped) == getattr(reference, name)(grouped), (name, tree)
+        for compare in ("day", "week", "month"):
+            timed = parse_query({**window, "filters": tree, "compare": compare}, endpoint=Endpoint.PERFORMANCE, now=NOW)
+            expected = reference.performance(timed, now=NOW, x_metric="viewed")
+            assert summaries.performance(timed, now=NOW, x_metric="viewed") == expected, (compare, tree)
+
+
 def _union_reads(tree: dict[str, Any]) -> int:
     """Compare the endpoints that do not group by country for ``tree``; return how often the union read ran."""
-    real = summaries._matched_union
-    calls = 0
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        calls += 1
-        return real(*args, **kwargs)
-
-    with mock.patch.object(summaries, "_matched_union", counted):
-        for window in ({"range": "month"}, {"start_date": "2024-12-01", "end_date": "2025-03-10"}):
-            grouped = parse_query({**window, "filters": tree}, endpoint=Endpoint.TOP, now=NOW)
-            for name in ("blog_views_by_author", "top_authors", "blog_views_by_country", "top_blogs", "totals"):
-                assert getattr(summaries, name)(grouped) == getattr(reference, name)(grouped), (name, tree)
-            for compare in ("day", "week", "month"):
-                timed = parse_query(
-                    {**window, "filters": tree, "compare": compare}, endpoint=Endpoint.PERFORMANCE, now=NOW
-                )
-                expected = reference.performance(timed, now=NOW, x_metric="viewed")
-                assert summaries.performance(timed, now=NOW, x_metric="viewed") == expected, (compare, tree)
-    return calls
+    with calls_counted(summaries, "_matched_union") as calls:
+        names = ("blog_views_by_author", "top_authors", "blog_views_by_country", "top_blogs", "totals")
+        _every_answer_equals_the_reference(tree, names)
+    return calls[0]
 
 
 @pytest.mark.parametrize("tree", UNIONS)
@@ -108,27 +103,10 @@ SPLIT_TREES: list[dict[str, Any]] = [
 def _split_reads(tree: dict[str, Any]) -> int:
     """Compare every endpoint for ``tree`` with the timelines on; return how often a split coverage was counted
     from the whole countries' sets plus the few blogs' cells."""
-    real = summaries._split_parts
-    calls = 0
-
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
-        nonlocal calls
-        parts = real(*args, **kwargs)
-        calls += parts is not None
-        return parts
-
-    with mock.patch.object(summaries, "_split_parts", counted), timeline_reads():
-        for window in ({"range": "month"}, {"start_date": "2024-12-01", "end_date": "2025-03-10"}):
-            grouped = parse_query({**window, "filters": tree}, endpoint=Endpoint.TOP, now=NOW)
-            for name in ("blog_views_by_country", "top_countries", "totals", "blog_views_by_author", "top_blogs"):
-                assert getattr(summaries, name)(grouped) == getattr(reference, name)(grouped), (name, tree)
-            for compare in ("day", "week", "month"):
-                timed = parse_query(
-                    {**window, "filters": tree, "compare": compare}, endpoint=Endpoint.PERFORMANCE, now=NOW
-                )
-                expected = reference.performance(timed, now=NOW, x_metric="viewed")
-                assert summaries.performance(timed, now=NOW, x_metric="viewed") == expected, (compare, tree)
-    return calls
+    with calls_counted(summaries, "_split_parts", when=lambda parts: parts is not None) as calls, timeline_reads():
+        names = ("blog_views_by_country", "top_countries", "totals", "blog_views_by_author", "top_blogs")
+        _every_answer_equals_the_reference(tree, names)
+    return calls[0]
 
 
 @pytest.mark.parametrize("tree", SPLIT_TREES)
