@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
@@ -224,8 +224,10 @@ class DataVersion(models.Model):
     def current(cls, row: int) -> int | None:
         """The row's value in the current snapshot (``None`` if the row is missing). One plain query: every
         request reads these, and building the ORM query would cost more than the lookup."""
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT value FROM {connection.ops.quote_name(cls._meta.db_table)} WHERE id = %s", [row])
+        from analytics.replicas import reading
+
+        with reading.cursor() as cursor:
+            cursor.execute(f"SELECT value FROM {reading.ops.quote_name(cls._meta.db_table)} WHERE id = %s", [row])
             found = cursor.fetchone()
         return None if found is None else int(found[0])
 

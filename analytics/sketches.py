@@ -17,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 
+from ideeza.redis_client import redis_client
+
 logger = logging.getLogger(__name__)
 
 STANDARD_ERROR = 0.0081
@@ -24,9 +26,7 @@ STANDARD_ERROR = 0.0081
 
 @cache
 def _client(url: str) -> Any:
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1)
+    return redis_client(url, connect_timeout=0.5, timeout=1)
 
 
 def enabled() -> bool:

@@ -12,6 +12,7 @@ import zoneinfo
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -145,6 +146,27 @@ DATABASES = {
     )
 }
 
+# Read replicas (SPEC §10, analytics/replicas.py): PostgreSQL streaming replicas of DATABASE_URL, comma-separated.
+# Answers are computed on one only when it has applied every write the primary had committed at request start.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+if DATABASE_REPLICA_URLS and not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("DATABASE_REPLICA_URLS needs a PostgreSQL DATABASE_URL (streaming replicas).")
+# How long a replica that refused or dropped a connection is left alone (per process), and how long connecting to
+# one may take before the request goes elsewhere.
+IDEEZA_REPLICA_RETRY_SECONDS = env_int("IDEEZA_REPLICA_RETRY_SECONDS", 5, minimum=1)
+IDEEZA_REPLICA_CONNECT_TIMEOUT = env_int("IDEEZA_REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+IDEEZA_REPLICA_ALIASES: list[str] = []
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = dj_database_url.parse(_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)
+    if not _replica["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URLS: {_url!r} is not a postgres:// URL.")
+    _replica["OPTIONS"] = {**_replica.get("OPTIONS", {}), "connect_timeout": IDEEZA_REPLICA_CONNECT_TIMEOUT}
+    # The test runner creates no database on a replica (it is read-only): in tests it is the primary's.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica{_number}"] = _replica
+    IDEEZA_REPLICA_ALIASES.append(f"replica{_number}")
+DATABASE_ROUTERS = ["analytics.replicas.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The (blog, timestamp) index covers the country on PostgreSQL (INCLUDE); SQLite builds it without the extra
 # column, which is all the embedded default needs, so its warning would only alarm a newcomer.
@@ -152,6 +174,32 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"] if DATABASES["default"]["ENGINE"].endsw
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CACHE_TIMEOUT = env_int("IDEEZA_CACHE_TIMEOUT", 900)
+
+
+def _sentinel(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ImproperlyConfigured(f"REDIS_SENTINELS must list host:port pairs, not {address!r}.")
+    return host.strip("[]"), int(port)
+
+
+# Redis Sentinel (SPEC §10, ideeza/redis_client.py): the cache, the sketches and the fold lock follow a failover.
+# REDIS_URL then only gives the database number and the password; the sentinels name the master.
+REDIS_SENTINELS = [_sentinel(address) for address in env_list("REDIS_SENTINELS", [])]
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "").strip()
+_cache_options: dict[str, Any] = {}
+if REDIS_SENTINELS:
+    if not REDIS_SENTINEL_MASTER:
+        raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER, the name the sentinels monitor.")
+    _given = urlparse(REDIS_URL or "redis://")
+    _credentials = _given.netloc.rpartition("@")[0]
+    # django-redis's sentinel pool reads the master's name where a host would be.
+    REDIS_URL = f"redis://{_credentials + '@' if _credentials else ''}{REDIS_SENTINEL_MASTER}{_given.path or '/0'}"
+    _cache_options = {
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": REDIS_SENTINELS,
+        "SENTINEL_KWARGS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    }
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -160,11 +208,13 @@ if REDIS_URL:
             "TIMEOUT": CACHE_TIMEOUT,
             "KEY_PREFIX": "ideeza",
             "OPTIONS": {
+                # The master only, with or without sentinels: the health probe reads back what it wrote.
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 # A cache outage must slow requests down, never fail them (SPEC §7).
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
+                **_cache_options,
             },
         }
     }

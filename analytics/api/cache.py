@@ -47,12 +47,13 @@ def data_version() -> int:
     return DataVersion.current(DataVersion.ANSWERS) or 0
 
 
-def answer_key(*parts: Any) -> str:
-    """The one name of an answer: the request's canonical parts, the database and the data version it reads.
+def answer_key(version: int, *parts: Any) -> str:
+    """The one name of an answer: the request's canonical parts, the database and its data version (``data_version()``
+    read on the primary at request start, which is also the replicas' fence: ``analytics.replicas``).
 
     The database's name too: data versions are counters, so two databases behind one Redis would share keys.
     """
-    versioned = [connection.settings_dict["NAME"], data_version(), *parts]
+    versioned = [connection.settings_dict["NAME"], version, *parts]
     text = json.dumps(_canonical(versioned), sort_keys=True, separators=(",", ":"))
     return KEY_PREFIX + hashlib.sha256(text.encode()).hexdigest()
 

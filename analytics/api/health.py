@@ -1,6 +1,7 @@
 """``GET /healthz``: is the database reachable, is the cache reachable (SPEC §7).
 
-200 ``{"status", "database", "cache"}`` while the database answers; otherwise a 503 in the one error shape of
+200 ``{"status", "database", "cache"}`` (and ``replicas``, each read replica's state and lag, when there are
+any) while the database answers; otherwise a 503 in the one error shape of
 SPEC §6, its ``fields`` naming each component's state.
 """
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import asdict
+from typing import Any
 
 from django.core.cache import cache
 from django.db import DatabaseError, connection
@@ -19,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.serializers import ErrorSerializer, HealthSerializer
+from analytics.replicas import replica_aliases, replica_states
 from ideeza.exceptions import service_unavailable
 
 logger = logging.getLogger(__name__)
@@ -67,4 +71,19 @@ class HealthView(APIView):
         cache = "ok" if cache_reachable() else "unreachable"
         if not database:
             return service_unavailable(MSG_DATABASE_DOWN, {"database": ["unreachable"], "cache": [cache]})
-        return Response({"status": "ok" if cache == "ok" else "degraded", "database": "ok", "cache": cache})
+        body: dict[str, Any] = {"status": "ok" if cache == "ok" else "degraded", "database": "ok", "cache": cache}
+        if replica_aliases():
+            replicas = replica_states(*_primary_position())
+            body["replicas"] = [asdict(replica) for replica in replicas]
+            if any(replica.state != "ok" for replica in replicas):
+                # Answers still come, from the primary: slower, never wrong.
+                body["status"] = "degraded"
+        return Response(body)
+
+
+def _primary_position() -> tuple[int, str | None]:
+    """The primary's data version and WAL position, the marks a replica's lag is measured against."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (SELECT value FROM analytics_dataversion WHERE id = 1), pg_current_wal_lsn()::text")
+        version, lsn = cursor.fetchone()
+    return int(version or 0), lsn

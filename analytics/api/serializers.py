@@ -56,7 +56,22 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class ReplicaHealthSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The replica's alias: replica1 for the first of DATABASE_REPLICA_URLS, …")
+    state = serializers.ChoiceField(choices=["ok", "unreachable", "not-a-replica"])
+    versions_behind = serializers.IntegerField(
+        allow_null=True, help_text="Writes committed on the primary that it has not applied yet."
+    )
+    lag_bytes = serializers.IntegerField(allow_null=True, help_text="WAL bytes it has not replayed yet.")
+    replay_age_seconds = serializers.FloatField(
+        allow_null=True, help_text="Since the last transaction it applied committed (grows while the primary is idle)."
+    )
+
+
 class HealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["ok", "degraded"])
     database = serializers.ChoiceField(choices=["ok"])
     cache = serializers.ChoiceField(choices=["ok", "unreachable"])
+    replicas = ReplicaHealthSerializer(
+        many=True, required=False, help_text="Only with DATABASE_REPLICA_URLS: each read replica's state and lag."
+    )

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from analytics.api import answers, schemas
 from analytics.api.answers import Answer, RowsSelector
-from analytics.api.cache import answer_key, cached, etag
+from analytics.api.cache import answer_key, cached, data_version, etag
 from analytics.api.parsers import declared_length
 from analytics.api.renderers import CSVRenderer, render_csv
 from analytics.api.serializers import (
@@ -38,6 +38,7 @@ from analytics.api.serializers import (
 )
 from analytics.filters import AnalyticsQuery, Endpoint, TreeField, parse_query
 from analytics.periods import local_date
+from analytics.replicas import fenced
 from analytics.scopes import caller_scope, scope_query
 from analytics.selectors import Engine, engine
 from ideeza.exceptions import MSG_UNAVAILABLE
@@ -75,6 +76,11 @@ _NOT_MODIFIED = {304: openapi.Response("If-None-Match names the current ETag: no
 _ANSWER_HEADERS = {
     "ETag": {"type": openapi.TYPE_STRING, "description": "Names the data this answer was computed from."},
     "X-Cache": {"type": openapi.TYPE_STRING, "description": "HIT, MISS or OFF: whether the response cache answered."},
+    "X-Read-From": {
+        "type": openapi.TYPE_STRING,
+        "description": "When computed (not a cache hit): `primary`, or the read replica that had applied every write "
+        "committed before the request (`replica1`, …).",
+    },
 }
 _PAGED_HEADERS = {
     **_ANSWER_HEADERS,
@@ -133,15 +139,26 @@ class AnalyticsQueryView(APIView):
     def respond(self, request: Request, parts: tuple[Any, ...], compute: Callable[[], Answer]) -> HttpResponse:
         """The answer these request parts name: 304 when the client holds it, else cached or computed."""
         as_csv = isinstance(request.accepted_renderer, CSVRenderer)
-        key = answer_key(settings.IDEEZA_QUERY_ENGINE, settings.TIME_ZONE, *parts, "csv" if as_csv else "json")
+        version = data_version()
+        key = answer_key(version, settings.IDEEZA_QUERY_ENGINE, settings.TIME_ZONE, *parts, "csv" if as_csv else "json")
         tag = etag(key)
         if _matches(request.META.get("HTTP_IF_NONE_MATCH", ""), tag):
             response = HttpResponse(status=304, headers={"ETag": tag})
         else:
+            read_from: list[str] = []
+
+            def computed() -> tuple[bytes, int | None]:
+                # On a replica only when it has applied this version (SPEC §10), else on the primary.
+                served = fenced(version, compute)
+                read_from.append(served.source)
+                return self.render(served.value, as_csv=as_csv)
+
             # The cache holds the rendered body, so a hit costs no rendering at all.
-            (body, total), status = cached(key, lambda: self.render(compute(), as_csv=as_csv))
+            (body, total), status = cached(key, computed)
             media_type = f"{CSVRenderer.media_type}; charset=utf-8" if as_csv else _JSON.media_type
             response = HttpResponse(body, content_type=media_type, headers={"X-Cache": status, "ETag": tag})
+            if read_from:
+                response["X-Read-From"] = read_from[0]
             if total is not None:
                 response["X-Total-Count"] = str(total)
             if as_csv:

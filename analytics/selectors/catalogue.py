@@ -19,12 +19,13 @@ from functools import cached_property
 import numpy as np
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from analytics.blockcodec import NO_COUNTRY, ints_from_text
 from analytics.filters import BoolNode, Dimension, Leaf, Node, NotNode, ViewFilters
 from analytics.models import Blog, Country, DataVersion
+from analytics.replicas import reading, source_alias
 from analytics.selectors.predicates import BLOG_PATHS, leaf_q
 
 logger = logging.getLogger(__name__)
@@ -141,9 +142,9 @@ def _blog_columns() -> tuple[np.ndarray, np.ndarray, str | None]:
     """(ids ascending, author ids, snapshot): on PostgreSQL as two aggregated strings parsed by numpy (both
     aggregates read the rows in one pass, so the two lists line up; sorted here, not by the database), several
     times faster than 100,000 Python tuples; elsewhere row by row."""
-    table = connection.ops.quote_name(Blog._meta.db_table)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    table = reading.ops.quote_name(Blog._meta.db_table)
+    with reading.cursor() as cursor:
+        if reading.vendor == "postgresql":
             cursor.execute(
                 f"SELECT string_agg(id::text, ','), string_agg(author_id::text, ','), {_SNAPSHOT} FROM {table}"
             )
@@ -206,14 +207,14 @@ def listing_follow(previous: Listing) -> Listing | None:
     """``previous`` brought up to the current snapshot by reading only the blogs changed since it was read (and the
     countries, a few hundred rows at most); ``None`` when that cannot be done exactly (another database, a reset or
     a pruned log, too many changes, a snapshot that does not follow ``previous``'s): the caller reads it whole."""
-    if connection.vendor != "postgresql" or previous.snapshot is None:
+    if reading.vendor != "postgresql" or previous.snapshot is None:
         return None
     tables = {"blogs": Blog._meta.db_table, "countries": Country._meta.db_table}
-    quoted = {name: connection.ops.quote_name(table) for name, table in tables.items()}
+    quoted = {name: reading.ops.quote_name(table) for name, table in tables.items()}
     try:
         # In a savepoint: a log that cannot be read (a database migrated by hand, say) costs a whole read, never
         # the answer; the snapshot of the request's transaction is kept either way.
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=reading.alias), reading.cursor() as cursor:
             cursor.execute(_FOLLOW.format(snapshot=_SNAPSHOT, **quoted), {"then": previous.snapshot})
             snapshot, follows, reset, renamed, changed, *texts, country_ids, codes = cursor.fetchone()
     except DatabaseError:
@@ -551,7 +552,7 @@ def catalogue(filters: ViewFilters) -> Catalogue:
     token = catalogue_token()
     if token is None:
         return catalogue_read(filters)
-    database = (connection.alias, connection.settings_dict["NAME"])
+    database = (source_alias(reading.alias), reading.settings_dict["NAME"])
     base = (*database, token)
     listing = _cache.get(base)
     if not isinstance(listing, Listing):

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
-from django.db import connection
 
 from analytics import sketches
 from analytics.blockcodec import (
@@ -37,6 +36,7 @@ from analytics.models import (
     DailyAnalyticsSummary,
 )
 from analytics.periods import local_date, local_midnight
+from analytics.replicas import reading
 from analytics.selectors import reference
 from analytics.selectors.catalogue import Catalogue, InconsistentSummaries, Listing, catalogue
 from analytics.selectors.coverage import (
@@ -140,11 +140,11 @@ def _few_views(blog_ids: np.ndarray, start: datetime, end: datetime) -> bool:
         return True
     share = RAW_VIEWS_MAX // len(blog_ids) + 1
     chosen = [int(blog) for blog in blog_ids]
-    if connection.vendor != "postgresql":
+    if reading.vendor != "postgresql":
         views = BlogView.objects.filter(blog_id__in=chosen, timestamp__gte=start, timestamp__lt=end)
         return views[: RAW_VIEWS_MAX + 1].count() <= RAW_VIEWS_MAX
-    table = connection.ops.quote_name(BlogView._meta.db_table)
-    with connection.cursor() as cursor:
+    table = reading.ops.quote_name(BlogView._meta.db_table)
+    with reading.cursor() as cursor:
         cursor.execute(
             f"""SELECT coalesce(max(found), 0) FROM unnest(%s::bigint[]) AS chosen(id), LATERAL (
                     SELECT count(*) AS found FROM (

@@ -19,6 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from ideeza.redis_client import redis_client
+
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "ideeza:precalculate_stats:lock"
@@ -43,7 +45,7 @@ def _redis_client() -> Any | None:
         return None
     import redis
 
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    client = redis_client(settings.REDIS_URL, connect_timeout=1, timeout=2)
     try:
         client.ping()
     except redis.RedisError:
