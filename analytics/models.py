@@ -193,6 +193,17 @@ class ViewChange(models.Model):
         return f"views changed in the hour of {self.bucket.isoformat()}"
 
 
+class ViewEventId(models.Model):
+    """PostgreSQL: every ``event_id`` of ``analytics_blogview``, once. Its primary key is the uniqueness a partitioned
+    table cannot hold (analytics/services/partitions.py); triggers keep it equal to the table's event ids. Empty on
+    SQLite, whose ``analytics_blogview`` keeps its unique constraint."""
+
+    event_id = models.UUIDField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"event {self.event_id}"
+
+
 class FoldState(models.Model):
     """The single row saying how far the summaries reach, and in which reporting timezone they were cut."""
 

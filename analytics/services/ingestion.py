@@ -32,7 +32,7 @@ from analytics.filters import (
     MSG_OUT_OF_RANGE,
     MSG_REQUIRED,
 )
-from analytics.models import Blog, BlogView, Country
+from analytics.models import Blog, BlogView, Country, ViewEventId
 from analytics.periods import reporting_tz
 
 EVENT_FIELDS = ("blog_id", "country_code", "viewer_id", "ip_address", "timestamp", "event_id")
@@ -109,13 +109,14 @@ def views_ingest(
 ) -> IngestResult:
     """Store every valid event in one transaction; an ``event_id`` already stored (or repeated) is a duplicate.
     With ``author_username`` (an author's API key, SPEC §9) an event of any other blog is rejected."""
-    for attempt in (1, 2):
+    for attempt in (1, 2, 3):
         try:
             return _ingest(events, now, author_username)
         except IntegrityError:
             # A blog, user or country deleted between the lookup and the commit (foreign keys are checked at
-            # commit): validate again, so the event is rejected as unknown instead of failing the batch.
-            if attempt == 2:
+            # commit): validate again, so the event is rejected as unknown instead of failing the batch. On a
+            # partitioned table, also an event id a concurrent request stored first: the next attempt skips it.
+            if attempt == 3:
                 raise
     raise AssertionError("unreachable")
 
@@ -323,16 +324,25 @@ _FIELDS: tuple[Field[Any, Any], ...] = tuple(
 
 def _insert_statement(rows: int) -> str:
     # Raw SQL because bulk_create(ignore_conflicts=True) cannot say which rows it skipped: RETURNING lists only
-    # the rows inserted, so the database itself (its unique index on event_id) decides what is a duplicate,
-    # also when two requests race. ON CONFLICT ... RETURNING works on PostgreSQL and SQLite >= 3.35.
+    # the rows inserted, so the database itself (its unique index on event_id; on PostgreSQL the ledger's key)
+    # decides what is a duplicate, also when two requests race. ON CONFLICT ... RETURNING: SQLite >= 3.35.
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(model_field.column)) for model_field in _FIELDS)
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * rows)
     event_id = quote(str(_FIELDS[-1].column))
-    return (
-        f"INSERT INTO {quote(BlogView._meta.db_table)} ({columns}) VALUES {values} "
-        f"ON CONFLICT ({event_id}) DO NOTHING RETURNING {event_id}"
-    )
+    table = quote(BlogView._meta.db_table)
+    if connection.vendor == "postgresql":
+        # Partitioned (migration 0015, analytics/services/partitions.py): no unique index on event_id. The ids in
+        # the ledger are skipped here; an id a concurrent request stores first fails this statement on the ledger's
+        # key (its trigger), and the retried batch skips it (views_ingest). VALUES typed: a SELECT does not coerce
+        # text to inet as INSERT ... VALUES does.
+        typed = "(%s::bigint, %s::bigint, %s::integer, %s::inet, %s::timestamptz, %s::uuid)"
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT * FROM (VALUES {', '.join([typed] * rows)}) AS incoming "
+            f"({columns}) WHERE {event_id} IS NULL OR NOT EXISTS (SELECT 1 FROM {quote(ViewEventId._meta.db_table)} "
+            f"AS stored WHERE stored.event_id = incoming.{event_id}) RETURNING {event_id}"
+        )
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * rows)
+    return f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT ({event_id}) DO NOTHING RETURNING {event_id}"
 
 
 def _rows_insert(rows: Sequence[ViewRow]) -> int:

@@ -36,6 +36,7 @@ from analytics.models import (
 )
 from analytics.periods import local_date, local_midnight
 from analytics.services.ingestion import ViewRow, view_rows_insert
+from analytics.services.partitions import partitions_ensure
 
 # Seeded authors carry this e-mail domain, so --reset removes them and no other user (RFC 2606: never delivered).
 SEED_EMAIL_DOMAIN = "seed.ideeza.invalid"
@@ -189,6 +190,8 @@ def demo_data_seed(
     started = time.perf_counter()
     rng = random.Random(seed)
     calendar = _calendar(rng, days=days, today=local_date(now or timezone.now()))
+    # Every seeded month in a partition of its own rather than the DEFAULT one (PostgreSQL).
+    partitions_ensure(since=calendar.first_day - timedelta(days=1), now=now)
     with transaction.atomic():
         if reset:
             demo_data_wipe()
