@@ -155,6 +155,9 @@ if DATABASE_REPLICA_URLS and not DATABASES["default"]["ENGINE"].endswith("postgr
 # one may take before the request goes elsewhere.
 IDEEZA_REPLICA_RETRY_SECONDS = env_int("IDEEZA_REPLICA_RETRY_SECONDS", 5, minimum=1)
 IDEEZA_REPLICA_CONNECT_TIMEOUT = env_int("IDEEZA_REPLICA_CONNECT_TIMEOUT", 2, minimum=1)
+# Diagnostics only: false reads any replica without the fence, as Django's usual replica routers do. Answers may
+# then lag the writes (SPEC §4 no longer holds); the cluster tests use it to show the fence is what keeps them exact.
+IDEEZA_REPLICA_FENCE = env_bool("IDEEZA_REPLICA_FENCE", True)
 IDEEZA_REPLICA_ALIASES: list[str] = []
 for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
     _replica = dj_database_url.parse(_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60), conn_health_checks=True)

@@ -9,14 +9,12 @@ is in ``analytics/tests/cluster/``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError, connections
 from rest_framework.test import APIClient
 
@@ -27,7 +25,6 @@ from analytics.services.folding import summaries_fold
 from analytics.tests.conftest import ALL_QUERY_URLS, Dataset, at
 from analytics.tests.factories import BlogViewFactory
 from analytics.tests.faults.support import is_postgresql
-from bench.processes import REPO_ROOT
 
 REPLICA = "replica1"
 pytestmark = [
@@ -192,53 +189,3 @@ def test_healthz_names_a_replica_that_is_not_in_recovery(replica: str, folded_wi
 
 def test_without_replicas_healthz_keeps_its_shape() -> None:
     assert set(APIClient().get("/healthz").json()) == {"status", "database", "cache"}
-
-
-# --- settings -----------------------------------------------------------------------------------------------------
-def _settings_with(**env: str) -> Any:
-    """A fresh copy of ``ideeza/settings.py`` read with this environment (as a process started with it would)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ideeza_settings_probe", REPO_ROOT / "ideeza" / "settings.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    base = {key: value for key, value in os.environ.items() if not key.startswith(("DATABASE_", "REDIS_"))}
-    with mock.patch.dict(os.environ, {**base, "SECRET_KEY": "x", **env}, clear=True):
-        spec.loader.exec_module(module)
-    return module
-
-
-def test_replica_urls_become_read_only_aliases_that_tests_mirror() -> None:
-    module = _settings_with(
-        DATABASE_URL="postgres://postgres@127.0.0.1:55432/ideeza",
-        DATABASE_REPLICA_URLS="postgres://postgres@127.0.0.1:55433/ideeza, postgres://postgres@10.0.0.9/ideeza",
-    )
-    assert module.IDEEZA_REPLICA_ALIASES == ["replica1", "replica2"]
-    assert module.DATABASES["replica1"]["PORT"] == 55433
-    assert module.DATABASES["replica2"]["OPTIONS"]["connect_timeout"] == module.IDEEZA_REPLICA_CONNECT_TIMEOUT
-    assert module.DATABASES["replica1"]["TEST"] == {"MIRROR": "default"}
-    assert module.DATABASE_ROUTERS == ["analytics.replicas.ReplicaRouter"]
-
-
-def test_replicas_need_a_postgresql_primary() -> None:
-    with pytest.raises(ImproperlyConfigured, match="DATABASE_REPLICA_URLS"):
-        _settings_with(DATABASE_REPLICA_URLS="postgres://postgres@127.0.0.1:55433/ideeza")
-
-
-def test_sentinels_name_the_master_in_the_cache_location() -> None:
-    module = _settings_with(
-        REDIS_URL="redis://:secret@127.0.0.1:56379/3",
-        REDIS_SENTINELS="127.0.0.1:56381,[::1]:26379",
-        REDIS_SENTINEL_MASTER="ideeza",
-    )
-    assert module.REDIS_SENTINELS == [("127.0.0.1", 56381), ("::1", 26379)]
-    assert module.REDIS_URL == "redis://:secret@ideeza/3"
-    options = module.CACHES["default"]["OPTIONS"]
-    assert options["CONNECTION_FACTORY"] == "django_redis.pool.SentinelConnectionFactory"
-    assert options["SENTINELS"] == [("127.0.0.1", 56381), ("::1", 26379)]
-    assert options["IGNORE_EXCEPTIONS"] is True
-
-
-def test_sentinels_need_the_master_name() -> None:
-    with pytest.raises(ImproperlyConfigured, match="REDIS_SENTINEL_MASTER"):
-        _settings_with(REDIS_SENTINELS="127.0.0.1:56381")
