@@ -4,7 +4,7 @@
 -- paced class, defines delay()). DATA_FILE returns {headers = {...}, requests = {{path, body}, ...}}; each wrk
 -- thread cycles through the requests from its own offset. done() writes RESULT_FILE as JSON: wrk's summary, the
 -- whole latency histogram (microseconds, so classes can be merged exactly) and, from response(), the count of
--- every status and X-Cache value seen.
+-- every status, X-Cache and X-Read-From value seen.
 
 local threads = {}
 
@@ -22,6 +22,7 @@ function init(args)
   position = (thread_index * 7919) % #requests
   statuses = {}
   x_cache = {}
+  read_from = {}
 end
 
 function request()
@@ -34,6 +35,8 @@ function response(status, headers, body)
   statuses[key] = (statuses[key] or 0) + 1
   local cache = headers["X-Cache"] or "none"
   x_cache[cache] = (x_cache[cache] or 0) + 1
+  local source = headers["X-Read-From"] or "none"
+  read_from[source] = (read_from[source] or 0) + 1
 end
 
 local function add_counts(into, counts)
@@ -51,10 +54,11 @@ local function json_object(counts)
 end
 
 function done(summary, latency, requests_stats)
-  local all_statuses, all_x_cache = {}, {}
+  local all_statuses, all_x_cache, all_read_from = {}, {}, {}
   for _, thread in ipairs(threads) do
     add_counts(all_statuses, thread:get("statuses"))
     add_counts(all_x_cache, thread:get("x_cache"))
+    add_counts(all_read_from, thread:get("read_from"))
   end
   local histogram = {}
   for i = 1, #latency do
@@ -65,8 +69,9 @@ function done(summary, latency, requests_stats)
   local out = assert(io.open(RESULT_FILE, "w"))
   out:write(string.format(
     '{"duration_us":%d,"requests":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,' ..
-    '"timeout":%d},"statuses":%s,"x_cache":%s,"latency_us":[%s]}\n',
+    '"timeout":%d},"statuses":%s,"x_cache":%s,"read_from":%s,"latency_us":[%s]}\n',
     summary.duration, summary.requests, summary.bytes, errors.connect, errors.read, errors.write, errors.status,
-    errors.timeout, json_object(all_statuses), json_object(all_x_cache), table.concat(histogram, ",")))
+    errors.timeout, json_object(all_statuses), json_object(all_x_cache), json_object(all_read_from),
+    table.concat(histogram, ",")))
   out:close()
 end

@@ -29,7 +29,10 @@ STOP_GRACE_SECONDS = 40.0  # gunicorn's graceful_timeout is 30 s
 HARNESS_DECIDES = frozenset(
     {
         "DATABASE_URL",
+        "DATABASE_REPLICA_URLS",
         "REDIS_URL",
+        "REDIS_SENTINELS",
+        "REDIS_SENTINEL_MASTER",
         "DEBUG",
         "SECRET_KEY",
         "ALLOWED_HOSTS",
