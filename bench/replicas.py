@@ -28,7 +28,7 @@ from typing import Any
 from bench import load, report
 from bench.processes import REPO_ROOT, HarnessError
 
-PG_PORT, REDIS_PORT = 55632, 56579
+PG_PORT, REDIS_PORT = 15632, 16579
 PRIMARY = f"postgres://postgres@127.0.0.1:{PG_PORT}/ideeza"
 REPLICA = f"postgres://postgres@127.0.0.1:{PG_PORT + 1}/ideeza"
 REDIS = f"redis://127.0.0.1:{REDIS_PORT}/12"

@@ -41,7 +41,7 @@ pytestmark = [
 API = "/api/analytics"
 SCRIPT = REPO_ROOT / "scripts" / "cluster"
 # Ports of their own, so a cluster a developer started by hand on the defaults is left alone.
-PG_PORT, REDIS_PORT = 55532, 56479
+PG_PORT, REDIS_PORT = 15532, 16479
 PRIMARY = f"postgres://postgres@127.0.0.1:{PG_PORT}/ideeza"
 REPLICA = f"postgres://postgres@127.0.0.1:{PG_PORT + 1}/ideeza"
 BODIES: list[tuple[str, dict[str, Any]]] = [
