@@ -8,6 +8,8 @@ from django.db.models.functions import Upper
 from django.utils import timezone
 from rest_framework_api_key.models import AbstractAPIKey
 
+from analytics.replicas import reading
+
 
 class Country(models.Model):
     code = models.CharField(max_length=5, unique=True, help_text="Upper-case ISO-style code, e.g. 'US'.")
@@ -235,8 +237,6 @@ class DataVersion(models.Model):
     def current(cls, row: int) -> int | None:
         """The row's value in the current snapshot (``None`` if the row is missing). One plain query: every
         request reads these, and building the ORM query would cost more than the lookup."""
-        from analytics.replicas import reading
-
         with reading.cursor() as cursor:
             cursor.execute(f"SELECT value FROM {reading.ops.quote_name(cls._meta.db_table)} WHERE id = %s", [row])
             found = cursor.fetchone()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg2
 import redis
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -140,6 +141,41 @@ def gunicorn_argv(*, port: int, extra: list[str] | None = None) -> list[str]:
         "0",
         *(extra or []),
     ]
+
+
+def cluster_script(
+    *args: str, directory: Path, pg_port: int, redis_port: int, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """``scripts/cluster ARGS`` for the cluster in ``directory`` on these ports (its stdout and stderr captured)."""
+    env = {
+        **os.environ,
+        "IDEEZA_CLUSTER_DIR": str(directory),
+        "IDEEZA_CLUSTER_PG_PORT": str(pg_port),
+        "IDEEZA_CLUSTER_REDIS_PORT": str(redis_port),
+    }
+    return subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "cluster"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def postgres_execute(database_url: str, *statements: str) -> list[tuple[Any, ...]]:
+    """Each statement in a transaction of its own (CREATE DATABASE and VACUUM run outside one); the last one's rows."""
+    connection = psycopg2.connect(database_url, connect_timeout=5)
+    connection.autocommit = True
+    rows: list[tuple[Any, ...]] = []
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+                rows = cursor.fetchall() if cursor.description else []
+        return rows
+    finally:
+        connection.close()
 
 
 def free_port() -> int:

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import load, report
-from bench.processes import REPO_ROOT, HarnessError
+from bench.processes import REPO_ROOT, HarnessError, cluster_script
 
 PG_PORT, REDIS_PORT = 15632, 16579
 PRIMARY = f"postgres://postgres@127.0.0.1:{PG_PORT}/ideeza"
@@ -50,20 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def cluster(*args: str, directory: Path) -> str:
-    env = {
-        **os.environ,
-        "IDEEZA_CLUSTER_DIR": str(directory),
-        "IDEEZA_CLUSTER_PG_PORT": str(PG_PORT),
-        "IDEEZA_CLUSTER_REDIS_PORT": str(REDIS_PORT),
-    }
-    done = subprocess.run(
-        ["bash", str(REPO_ROOT / "scripts" / "cluster"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = cluster_script(*args, directory=directory, pg_port=PG_PORT, redis_port=REDIS_PORT)
     if done.returncode != 0:
         raise HarnessError(f"scripts/cluster {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout

@@ -193,14 +193,16 @@ def partitions_ensure(
 
 
 # --- migration 0015 ---------------------------------------------------------------------------------------------
-def _definitions(cursor: Any, table: str) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """``table``'s plain indexes, foreign keys and user triggers, as statements that recreate them on ``TABLE``."""
+def _definitions(cursor: Any, table: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+    """``table``'s plain indexes and foreign keys (name, statement or definition that recreates it on ``TABLE``),
+    and its user triggers' statements."""
     cursor.execute(
-        "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index AS i WHERE i.indrelid = %s::regclass "
+        "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index AS i "
+        "WHERE i.indrelid = %s::regclass "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)",
         [table],
     )
-    indexes = [row[0] for row in cursor.fetchall()]
+    indexes = [(name, definition) for name, definition in cursor.fetchall()]
     cursor.execute(
         "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
         [table],
@@ -225,13 +227,9 @@ def _swap(cursor: Any, *, partitioned: bool, progress: Callable[[str], None]) ->
     (sequence,) = cursor.fetchone()
     cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {old}")
     cursor.execute(f"ALTER SEQUENCE {sequence} RENAME TO {old}_id_seq")
-    # Free the names: the indexes and constraints go with the old table, which is dropped below.
-    cursor.execute(
-        "SELECT indexrelid::regclass::text FROM pg_index AS i WHERE indrelid = %s::regclass "
-        "AND NOT EXISTS (SELECT 1 FROM pg_constraint AS c WHERE c.conindid = i.indexrelid)",
-        [old],
-    )
-    for (index,) in cursor.fetchall():
+    # Free the names (a rename keeps its indexes' names): the indexes and constraints go with the old table, which is
+    # dropped below.
+    for index, _ in indexes:
         cursor.execute(f"DROP INDEX {index}")
     cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass", [old])
     for (constraint,) in cursor.fetchall():
@@ -254,7 +252,7 @@ def _swap(cursor: Any, *, partitioned: bool, progress: Callable[[str], None]) ->
     cursor.execute(f"ALTER TABLE {TABLE} ADD PRIMARY KEY " + ('(id, "timestamp")' if partitioned else "(id)"))
     if not partitioned:
         cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_event_id_key UNIQUE (event_id)")
-    for index in indexes:
+    for _, index in indexes:
         # A partitioned table's index reads "ON ONLY": recreated on either kind, it covers every partition.
         cursor.execute(index.replace(" ON ONLY ", " ON ", 1))
     for name, definition in foreign_keys:

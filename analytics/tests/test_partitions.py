@@ -27,7 +27,7 @@ from analytics.services.partitions import DEFAULT_PARTITION, is_partitioned, par
 from analytics.tests.conftest import ALL_QUERY_URLS, Dataset, at
 from analytics.tests.factories import BlogViewFactory
 from analytics.tests.faults.support import child_env, is_postgresql, postgres_url, reference_answer
-from bench.processes import REPO_ROOT
+from bench.processes import REPO_ROOT, postgres_execute
 
 pytestmark = pytest.mark.skipif(
     not is_postgresql(), reason="Partitions are PostgreSQL's (SPEC §10): SQLite keeps one table; the PostgreSQL leg"
@@ -162,18 +162,8 @@ def test_an_event_id_stored_by_a_concurrent_request_is_a_duplicate_not_an_error(
 # --- migration 0015, both ways, on a database of its own ----------------------------------------------------------
 @pytest.mark.slow
 def test_migration_0015_converts_an_existing_table_and_back() -> None:
-    import psycopg2
-
-    def admin(sql: str) -> None:
-        raw = psycopg2.connect(postgres_url(name="postgres"))
-        raw.autocommit = True  # CREATE / DROP DATABASE run outside a transaction
-        try:
-            raw.cursor().execute(sql)
-        finally:
-            raw.close()
-
     name = f"ideeza_partition_{uuid.uuid4().hex[:8]}"
-    admin(f"CREATE DATABASE {name}")
+    postgres_execute(postgres_url(name="postgres"), f"CREATE DATABASE {name}")
     env = child_env(DATABASE_URL=postgres_url(name=name))
 
     def manage(*args: str) -> str:
@@ -183,14 +173,8 @@ def test_migration_0015_converts_an_existing_table_and_back() -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def psql(sql: str) -> list[tuple[Any, ...]]:
-        raw = psycopg2.connect(postgres_url(name=name))
-        try:
-            with raw, raw.cursor() as cursor:
-                cursor.execute(sql)
-                return cursor.fetchall() if cursor.description else []
-        finally:
-            raw.close()
+    def psql(statement: str) -> list[tuple[Any, ...]]:
+        return postgres_execute(postgres_url(name=name), statement)
 
     try:
         manage("migrate", "analytics", "0014", "-v0")
@@ -222,4 +206,4 @@ def test_migration_0015_converts_an_existing_table_and_back() -> None:
         manage("migrate", "analytics", "-v0")
         assert psql(rows) == before
     finally:
-        admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        postgres_execute(postgres_url(name="postgres"), f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

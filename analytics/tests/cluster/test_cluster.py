@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from analytics.tests.faults.support import Gunicorn, child_env, gunicorn, is_postgresql, manage
-from bench.processes import REPO_ROOT
+from bench.processes import cluster_script, postgres_execute
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,7 +38,6 @@ pytestmark = [
 ]
 
 API = "/api/analytics"
-SCRIPT = REPO_ROOT / "scripts" / "cluster"
 # Ports of their own, so a cluster a developer started by hand on the defaults is left alone.
 PG_PORT, REDIS_PORT = 15532, 16479
 PRIMARY = f"postgres://postgres@127.0.0.1:{PG_PORT}/ideeza"
@@ -58,31 +56,12 @@ class Cluster:
     directory: Path
 
     def run(self, *args: str, timeout: float = 120) -> str:
-        env = {
-            **os.environ,
-            "IDEEZA_CLUSTER_DIR": str(self.directory),
-            "IDEEZA_CLUSTER_PG_PORT": str(PG_PORT),
-            "IDEEZA_CLUSTER_REDIS_PORT": str(REDIS_PORT),
-        }
-        done = subprocess.run(
-            ["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        done = cluster_script(*args, directory=self.directory, pg_port=PG_PORT, redis_port=REDIS_PORT, timeout=timeout)
         assert done.returncode == 0, f"scripts/cluster {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
     def sql(self, *statements: str, url: str = PRIMARY) -> list[tuple[Any, ...]]:
-        """Each statement in a transaction of its own (VACUUM runs outside one); the last one's rows."""
-        raw = psycopg2.connect(url, connect_timeout=5)
-        raw.autocommit = True
-        rows: list[tuple[Any, ...]] = []
-        try:
-            with raw.cursor() as cursor:
-                for statement in statements:
-                    cursor.execute(statement)
-                    rows = cursor.fetchall() if cursor.description else []
-            return rows
-        finally:
-            raw.close()
+        return postgres_execute(url, *statements)
 
     def caught_up(self) -> bool:
         """Whether the replica has replayed everything the primary has written."""
