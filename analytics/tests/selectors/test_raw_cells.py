@@ -12,6 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from analytics.blockcodec import NO_COUNTRY
+from analytics.models import Blog, BlogView
 from analytics.selectors.coverage import Cells, Coverage, _grouped, raw_cells
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory
 
@@ -40,16 +41,19 @@ def test_grouping_counts_each_distinct_span_blog_and_country_once(events, blog_s
 
 
 def test_each_event_counts_in_the_span_of_its_raw_range(db):
-    blogs = [BlogFactory() for _ in range(3)]
+    blogs: list[Blog] = [BlogFactory.create() for _ in range(3)]
     countries = [CountryFactory(code="US"), CountryFactory(code="DE"), None]
-    views = [
-        BlogViewFactory(
+    views: list[BlogView] = [
+        BlogViewFactory.create(
             blog=blogs[step % 3],
             country=countries[step % 2 + step % 3 // 2],
             timestamp=START + step * timedelta(minutes=7),
         )
         for step in range(60)
-    ] + [BlogViewFactory(blog=blogs[1], country=None, timestamp=START + timedelta(hours=hour)) for hour in (1, 2, 4, 6)]
+    ] + [
+        BlogViewFactory.create(blog=blogs[1], country=None, timestamp=START + timedelta(hours=hour))
+        for hour in (1, 2, 4, 6)
+    ]
     # Views at the ranges' bounds too: a range holds its start and not its end.
     ranges = [
         (START, START + timedelta(hours=1), 0),
