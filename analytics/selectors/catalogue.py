@@ -54,6 +54,9 @@ def positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 # --- the listing ---------------------------------------------------------------------------------------------
+NAME_BYTES = 100  # a remembered title or username in the cache's budget: a str of about 35 characters and its key
+
+
 @dataclass
 class Listing:
     """Every current blog (ascending id, with its author's position in ``author_ids``) and country.
@@ -80,9 +83,11 @@ class Listing:
         return len(self.codes) + 1
 
     def approximate_bytes(self) -> int:
+        """The arrays, and a flat ``NAME_BYTES`` per remembered title, username and code: counting each name's
+        length cost a millisecond per new token once a process remembered 10,000 usernames."""
         arrays = (self.blog_ids, self.author_index, self.author_ids, self.country_ids)
-        names = (*self._titles.values(), *self._usernames.values(), *self.codes)
-        return sum(array.nbytes for array in arrays) + sum(64 + len(text) for text in names)
+        names = len(self._titles) + len(self._usernames) + len(self.codes)
+        return sum(array.nbytes for array in arrays) + NAME_BYTES * names
 
     def blog_positions(self, blog_ids: np.ndarray) -> np.ndarray:
         return positions(self.blog_ids, blog_ids)
@@ -245,14 +250,14 @@ def _listing_changed(
     forget_usernames: bool,
 ) -> Listing:
     """``previous`` without the ``changed`` blogs, then with the rows they have now (``ids``, ``authors``)."""
+    # Remembered names are shared with ``previous``, not copied, wherever both snapshots give every name either
+    # listing can ask for the same value: usernames unless one changed (a ``u`` row), titles when no listed blog
+    # changed (a country only, or new posts only, which ``previous`` never names). Either listing may then add
+    # names read in its own snapshot to the shared dict, and the other reads the same value.
+    usernames = {} if forget_usernames else previous._usernames
     if not len(changed):  # a country or a username changed: the blog columns are the previous listing's
         return replace(
-            previous,
-            country_ids=countries.ids,
-            codes=countries.codes,
-            snapshot=snapshot,
-            _titles=dict(previous._titles),
-            _usernames={} if forget_usernames else dict(previous._usernames),
+            previous, country_ids=countries.ids, codes=countries.codes, snapshot=snapshot, _usernames=usernames
         )
     order = np.argsort(ids)
     ids, authors = ids[order], authors[order]
@@ -280,7 +285,11 @@ def _listing_changed(
         used = blogs_per_author > 0
         author_index = (np.cumsum(used) - 1)[author_index]
         author_ids = author_ids[used]
-    gone = set(changed.tolist())
+    if appended:
+        titles = previous._titles
+    else:
+        gone = set(changed.tolist())
+        titles = {blog_id: title for blog_id, title in previous._titles.items() if blog_id not in gone}
     return Listing(
         blog_ids=blog_ids,
         author_index=author_index,
@@ -288,8 +297,8 @@ def _listing_changed(
         country_ids=countries.ids,
         codes=countries.codes,
         snapshot=snapshot,
-        _titles={blog_id: title for blog_id, title in previous._titles.items() if blog_id not in gone},
-        _usernames={} if forget_usernames else dict(previous._usernames),
+        _titles=titles,
+        _usernames=usernames,
     )
 
 

@@ -111,6 +111,19 @@ def test_a_catalogue_write_is_followed_and_equals_a_whole_read(blogs, whole_read
     assert _current() is after  # and cached under the new token
 
 
+@pytest.mark.parametrize("write", FOLLOWED.values(), ids=FOLLOWED.keys())
+def test_an_older_listing_keeps_its_own_names_after_a_newer_one_follows_it(blogs, whole_reads, write):
+    """A followed listing shares the remembered titles and usernames with the one it followed where both snapshots
+    name them alike (new posts, a new country): the older listing, still cached for requests of its snapshot,
+    must never give a name the newer one read."""
+    before = _current()
+    names = _listed(before)
+    write(blogs)
+    _current()  # the newer listing, which remembers every name of its own snapshot
+    assert len(whole_reads) == 1
+    assert _listed(before) == names
+
+
 def test_a_truncated_catalogue_table_reads_the_listing_whole(blogs, whole_reads):
     """TRUNCATE fires no row triggers: its statement trigger logs a reset, so no listing follows across it."""
     _current()
