@@ -125,7 +125,8 @@ def catalogue_changes_measure(
     fast: Server, reference: Server, database_url: str, picks: Picks, repeat: int
 ) -> list[dict[str, Any]]:
     """For each body: the steady p50 of ``repeat`` requests, then per change kind ``TRIES`` times: the change, the
-    first request after it (timed), its answer against the reference server's in the same state."""
+    first request after it (timed), its answer against the reference server's in the same state, and one more
+    request with nothing changed (timed: what the reference scan alone costs the next request; ``after_reference``)."""
     _catalogue_rows_delete(database_url)
     results = []
     serial = 0
@@ -144,6 +145,7 @@ def catalogue_changes_measure(
                 "changes": {},
                 "identical": True,
             }
+            controls = []
             for kind, change in CHANGES.items():
                 firsts = []
                 for _ in range(TRIES):
@@ -153,12 +155,17 @@ def catalogue_changes_measure(
                     reply = fast.post(path, body)
                     firsts.append(_ms(reply))
                     entry["identical"] &= reply.status == 200 and reply.json() == reference.post(path, body).json()
+                    # The reference scan just run (seconds of both CPUs) left the fast server's caches cold: a
+                    # request now, with nothing changed since, is the control, and warms the server again before
+                    # the next change, so each first request is timed after a warm one, as the steady ones are.
+                    controls.append(_ms(fast.post(path, body)))
                 first_p50 = statistics.median(firsts)
                 entry["changes"][kind] = {
                     "first_ms": [round(ms, 3) for ms in firsts],
                     "first_p50_ms": round(first_p50, 3),
                     "ratio": report.ratio(first_p50, entry["steady"]["p50_ms"]),
                 }
+            entry["after_reference"] = report.latency_stats(controls)
             results.append(entry)
             print(
                 f"    {endpoint:<19} {label:<28} steady {entry['steady']['p50_ms']:6.1f} ms; first after: "
