@@ -410,19 +410,18 @@ def raw_cells(coverage: Coverage) -> Cells:
             sql, params = events.values("blog_id", "key", "span").query.sql_with_params()
         except EmptyResultSet:  # no blog kept: Django would answer this queryset without asking the database
             return empty_cells()
-        one_span = isinstance(span_of_event, Value)  # the same for every event: not sent once per event
+        # One span for every event (a constant): not sent once per event.
+        constant = span_of_event.value if isinstance(span_of_event, Value) else None
         with reading.cursor() as cursor:
             cursor.execute(
                 f"""SELECT string_agg(blog_id::text, ','), string_agg(key::text, ','),
-                           {"NULL" if one_span else "string_agg(span::text, ',')"}
+                           {"NULL" if constant is not None else "string_agg(span::text, ',')"}
                     FROM ({sql}) AS events""",
                 params,
             )
             blog_text, key_text, span_text = cursor.fetchone()
         blog, key = ints_from_text(blog_text), ints_from_text(key_text)
-        span = (
-            np.full(len(blog), span_of_event.value) if isinstance(span_of_event, Value) else ints_from_text(span_text)
-        )
+        span = ints_from_text(span_text) if constant is None else np.full(len(blog), constant, dtype=np.int64)
         return _grouped(span, blog, key)
     rows = events.values_list("span", "blog_id", "key").annotate(views=Count("id")).order_by()
     columns = np.array(list(rows), dtype=np.int64).reshape(-1, 4)
