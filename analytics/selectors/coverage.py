@@ -402,10 +402,22 @@ def raw_cells(coverage: Coverage) -> Cells:
     """
     if not coverage.raw:
         return empty_cells()
+    if len(coverage.raw) > RAW_RANGES_PER_STATEMENT:
+        # Ranges are disjoint, so statements over parts of them read disjoint events; their cells just add up.
+        parts = [
+            raw_cells(replace(coverage, raw=coverage.raw[at : at + RAW_RANGES_PER_STATEMENT]))
+            for at in range(0, len(coverage.raw), RAW_RANGES_PER_STATEMENT)
+        ]
+        return _joined(parts)
     spans = {span for _, _, span in coverage.raw}
     if len(spans) == 1:
         return _one_span_cells(coverage, spans.pop())
     return _cells_by_day(coverage)
+
+
+# SQLite parses the ranges' OR as a chain one level deeper per range and refuses 1,000 levels ("Expression tree is
+# too large"): a performance answer by day over years of days read raw reached it.
+RAW_RANGES_PER_STATEMENT = 500
 
 
 def _one_span_cells(coverage: Coverage, span: int) -> Cells:
