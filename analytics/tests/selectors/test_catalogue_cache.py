@@ -142,16 +142,23 @@ def test_without_the_token_row_nothing_is_cached(dataset, django_assert_num_quer
     assert catalogue_module.catalogue_token() is None
 
 
-@pytest.mark.parametrize("scoped", [False, True])
-def test_an_authors_blogs_are_the_ones_the_database_says_they_wrote(db, scoped):
-    """``author_username`` and an author's scope keep the blogs whose author has that username (SPEC §3): the mask
-    comes from the listing's authors, the database naming only the user. A user with no blogs, an unknown name and
-    a name differing only in case keep nothing."""
+@pytest.mark.parametrize("given_as", ["author_username", "scope", "tree leaf"])
+def test_an_authors_blogs_are_the_ones_the_database_says_they_wrote(db, given_as):
+    """``author_username``, an author's scope and an author leaf of the tree keep the blogs whose author has that
+    username (SPEC §3): the mask comes from the listing's authors, the database naming only the users. A user with
+    no blogs, an unknown name and a name differing only in case keep nothing."""
     writers = [UserFactory(username="ann"), UserFactory(username="bob"), UserFactory(username="idle")]
     for index in range(7):
         BlogFactory(author=writers[index % 2])
     for username in ["ann", "bob", "idle", "nobody", "Ann"]:
-        filters = ViewFilters(scope_author=username) if scoped else ViewFilters(author_username=username)
+        filters = {
+            "author_username": ViewFilters(author_username=username),
+            "scope": ViewFilters(scope_author=username),
+            "tree leaf": ViewFilters(tree=Leaf(Operator.EQ, TreeField.AUTHOR, (username,))),
+        }[given_as]
         book = catalogue(filters)
         kept = book.listing.blog_ids[book.mask.blogs].tolist()
         assert kept == sorted(Blog.objects.filter(author__username=username).values_list("id", flat=True)), username
+    either = catalogue(ViewFilters(tree=Leaf(Operator.IN, TreeField.AUTHOR, ("bob", "nobody", "ann"))))
+    expected = Blog.objects.filter(author__username__in=["bob", "ann"]).values_list("id", flat=True)
+    assert either.listing.blog_ids[either.mask.blogs].tolist() == sorted(expected)
