@@ -146,19 +146,23 @@ class PeriodAnalyticsSummary(SummaryBlock):
 
 
 class HourlyAnalyticsSummary(SummaryBlock):
-    """One UTC hour of views of one country, for the recent days only (the fold's today and yesterday): a day
-    changed since its fold is then read from the blocks of its unchanged hours, and raw only for the hours that
-    changed (their ``ViewChange`` buckets), not whole. Every hour of a folded recent day has its ALL row, even
-    an hour with no views, so a row's presence says the hour was folded."""
+    """A run of 1, 2, 4 or 8 UTC hours of views of one country, aligned on a multiple of its length (so 8-hour
+    blocks start at 00:00, 08:00 and 16:00 UTC), for the recent days only (the fold's today and yesterday): a day
+    changed since its fold is then read from the blocks of its unchanged hours, a few long ones, and raw only for
+    the hours that changed (their ``ViewChange`` buckets), not whole. Every hour of a folded recent day has its ALL
+    row, even an hour with no views, so a row's presence says the hours were folded."""
 
-    start = models.DateTimeField(help_text="The hour's first instant (UTC, on the hour).")
+    start = models.DateTimeField(help_text="The first hour's first instant (UTC, on the hour).")
+    hours = models.PositiveSmallIntegerField(default=1, help_text="How many hours the block spans: 1, 2, 4 or 8.")
 
     class Meta:
         verbose_name_plural = "hourly analytics summaries"
-        constraints = [models.UniqueConstraint(fields=["start", "country_key"], name="hourly_summary_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["start", "hours", "country_key"], name="hourly_summary_span_unique")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.start:%Y-%m-%d %H:00} UTC country {self.country_key}: {self.total_views} views"
+        return f"{self.start:%Y-%m-%d %H:00} UTC +{self.hours}h country {self.country_key}: {self.total_views} views"
 
 
 class BlogTimeline(models.Model):

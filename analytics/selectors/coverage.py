@@ -66,7 +66,7 @@ class Coverage:
     blogs: np.ndarray | None = None
     timeline: dict[date, int] = field(default_factory=dict)  # day read from the blog timelines → span
     timeline_start: date | None = None  # the first day of the timelines' window
-    hours: dict[datetime, int] = field(default_factory=dict)  # hour block (UTC start) → span
+    hours: dict[tuple[datetime, int], int] = field(default_factory=dict)  # hour block (UTC start, hours) → span
     # A split read: this coverage serves only ``keys``; ``rest`` serves every other country key (``split_by``).
     keys: list[int] | None = None
     rest: Coverage | None = None
@@ -190,33 +190,46 @@ def cover(
 
 
 HOUR = timedelta(hours=1)
+# The lengths of hour blocks, longest first. A block of n hours starts on a multiple of n hours since the epoch, so the
+# 8-hour blocks are 00:00, 08:00 and 16:00 UTC: the unchanged hours of a day are a few blocks, not one per hour.
+HOUR_SPANS = (8, 4, 2, 1)
+
+
+def hour_index(hour: datetime) -> int:
+    """Whole hours since the epoch: a block of ``n`` hours starts where this is a multiple of ``n``."""
+    return int(hour.timestamp()) // 3600
 
 
 def _hour_blocks_use(coverage: Coverage, info: FoldInfo) -> None:
     """Serve the whole UTC hours of the raw ranges from hour blocks where one exists (the fold writes them for its
-    recent days, an ALL row for every hour) and no change marker names the hour since: then only the changed
-    hours, and the parts of an hour at a range's edges, stay raw. One query, for the hours the ranges span."""
+    recent days, an ALL row for every block) and no change marker names any of its hours since: at each hour the
+    longest such block that starts there and fits the range (``HOUR_SPANS``). Only the changed hours, and the parts
+    of an hour at a range's edges, stay raw. One query, for the hours the ranges span."""
     first = min(start for start, _, _ in coverage.raw)
     last = max(end for _, end, _ in coverage.raw)
-    available = set(
-        HourlyAnalyticsSummary.objects.filter(
-            country_key=ALL_COUNTRIES, start__gte=first - HOUR, start__lt=last
-        ).values_list("start", flat=True)
-    )
-    clean = {hour.astimezone(UTC) for hour in available} - {bucket.astimezone(UTC) for bucket in info.dirty_hours}
-    if not clean:
+    available = HourlyAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES, start__gte=first, start__lt=last)
+    blocks = {(start.astimezone(UTC), hours) for start, hours in available.values_list("start", "hours")}
+    if not blocks:
         return
+    dirty = {bucket.astimezone(UTC) for bucket in info.dirty_hours}
+
+    def clean(hour: datetime, hours: int) -> bool:
+        return (hour, hours) in blocks and not any(hour + step * HOUR in dirty for step in range(hours))
+
     pieces, coverage.raw = coverage.raw, []
     for start, end, span in pieces:
         hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         hour = hour if hour == start else hour + HOUR
         at = start
         while hour + HOUR <= end:
-            if hour in clean:
+            index = hour_index(hour)
+            fits = (hours for hours in HOUR_SPANS if index % hours == 0 and hour + hours * HOUR <= end)
+            hours = next((hours for hours in fits if clean(hour, hours)), 0)
+            if hours:
                 coverage.add_raw(at, hour, span)
-                coverage.hours[hour] = span
-                at = hour + HOUR
-            hour += HOUR
+                coverage.hours[(hour, hours)] = span
+                at = hour + hours * HOUR
+            hour += max(hours, 1) * HOUR
         coverage.add_raw(at, end, span)
 
 
@@ -248,7 +261,8 @@ def block_rows(coverage: Coverage, country_keys: list[int] | None, *columns: str
 
 def block_rows_named(coverage: Coverage, country_keys: list[int] | None, *columns: str) -> Iterator[tuple[Any, ...]]:
     """``block_rows`` with the block each row belongs to after its span: ``(span, block, *columns)``, where the block
-    is ``("day", date)``, ``("hour", start)`` or ``(granularity, start)``, so rows of one block can be matched."""
+    is ``("day", date)``, ``("hours", start, length)`` or ``(granularity, start)``, so rows of one block can be
+    matched."""
 
     def keyed(rows: Any) -> Any:
         if country_keys is None:
@@ -260,9 +274,15 @@ def block_rows_named(coverage: Coverage, country_keys: list[int] | None, *column
         for day, *values in days.values_list("date", *columns):
             yield coverage.days[day], ("day", day), *values
     if coverage.hours:
-        hours = keyed(HourlyAnalyticsSummary.objects.filter(start__in=sorted(coverage.hours)))
-        for hour, *values in hours.values_list("start", *columns):
-            yield coverage.hours[hour.astimezone(UTC)], ("hour", hour), *values
+        # As for periods: two IN lists, then only the (start, length) pairs the coverage uses.
+        firsts = sorted({start for start, _ in coverage.hours})
+        lengths = sorted({hours for _, hours in coverage.hours})
+        blocks = keyed(HourlyAnalyticsSummary.objects.filter(start__in=firsts, hours__in=lengths))
+        for hour, hours, *values in blocks.values_list("start", "hours", *columns):
+            key = (hour.astimezone(UTC), hours)
+            span = coverage.hours.get(key)
+            if span is not None:
+                yield span, ("hours", *key), *values
     if coverage.periods:
         # Two IN lists (granularities, starts) rather than an OR per block, which Django compiles slowly; then drop
         # the few rows that match both lists but not as a pair (a week starting on the 1st of a covered month).

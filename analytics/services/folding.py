@@ -44,7 +44,7 @@ from analytics.periods import (
     period_start,
     reporting_tz,
 )
-from analytics.selectors.coverage import HOUR, FoldInfo
+from analytics.selectors.coverage import HOUR, HOUR_SPANS, FoldInfo, hour_index
 from analytics.services.cataloguelog import catalogue_log_prune
 from analytics.services.rollups import rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
@@ -290,33 +290,75 @@ def _hour_cells(hours: tuple[datetime, ...]) -> Iterator[tuple[datetime, int, in
         yield block.astimezone(UTC), country_key, blog_id, views
 
 
+def _span_cells(start: datetime, hours: int) -> Iterator[tuple[datetime, int, int, int]]:
+    """(start, country key, blog id, views) of the ``hours`` hours from ``start``, as one block."""
+    rows = (
+        BlogView.objects.filter(timestamp__gte=start, timestamp__lt=start + hours * HOUR)
+        .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
+        .values("country_key", "blog_id")
+        .annotate(views=Count("id"))
+        .order_by("country_key", "blog_id")
+        .values_list("country_key", "blog_id", "views")
+    )
+    for country_key, blog_id, views in rows.iterator(chunk_size=STREAM_CHUNK):
+        yield start, country_key, blog_id, views
+
+
 def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
     """Hour blocks for the plan's recent days: every hour a marker named (the fold read it) or that has no block
-    yet, so a fold every minute rewrites the hour or two that changed, not the day. Every hour block before the
-    recent days is deleted. So a marker the fold consumes (``_delete_folded_changes``: every day its hour overlaps
-    was rebuilt) never leaves an hour block behind that predates it: its hour is rewritten, or gone."""
+    yet, so a fold every minute rewrites the hour or two that changed, not the day; then every longer block
+    (``HOUR_SPANS``) that lies within the recent days and holds such an hour or has no block yet. Every hour block
+    starting before the recent days is deleted. So a marker the fold consumes (``_delete_folded_changes``: every
+    day its hour overlaps was rebuilt) never leaves a block behind that predates it: each block holding its hour
+    is rewritten, or gone."""
     first_recent = today - timedelta(days=HOUR_BLOCK_DAYS - 1)
-    hours = HourlyAnalyticsSummary.objects
+    blocks = HourlyAnalyticsSummary.objects
     if plan.full:
-        hours.all().delete()
+        blocks.all().delete()
     else:
-        hours.filter(start__lt=_hours(first_recent, first_recent)[0]).delete()
+        blocks.filter(start__lt=_hours(first_recent, first_recent)[0]).delete()
     marked = {bucket.astimezone(UTC) for bucket in buckets}
-    due: list[datetime] = []
+    due: set[datetime] = set()
     for run in _runs([day for day in plan.days if day >= first_recent], _following(Granularity.DAY)):
         starts = _hours(run[0], run[-1])
-        folded = hours.filter(country_key=ALL_COUNTRIES, start__gte=starts[0], start__lte=starts[-1])
+        folded = blocks.filter(country_key=ALL_COUNTRIES, hours=1, start__gte=starts[0], start__lte=starts[-1])
         present = {hour.astimezone(UTC) for hour in folded.values_list("start", flat=True)}
-        due.extend(hour for hour in starts if hour in marked or hour not in present)
+        due.update(hour for hour in starts if hour in marked or hour not in present)
     written = 0
-    for consecutive in _runs(sorted(set(due)), lambda hour: hour + HOUR):
-        hours.filter(start__gte=consecutive[0], start__lte=consecutive[-1]).delete()
+    for consecutive in _runs(sorted(due), lambda hour: hour + HOUR):
+        blocks.filter(hours=1, start__gte=consecutive[0], start__lte=consecutive[-1]).delete()
         written += _insert(
             _pack(_hour_cells(consecutive), consecutive),
             lambda packed: HourlyAnalyticsSummary(start=packed.start, **packed.fields()),
             lambda: None,  # an hour or two, or a day's: quick, and not among the plan's blocks
         )
+    for start, hours in _longer_hour_blocks_due(today, due):
+        blocks.filter(start=start, hours=hours).delete()
+        written += _insert(_pack(_span_cells(start, hours), (start,)), _hour_block_row(hours), lambda: None)
     return written
+
+
+def _hour_block_row(hours: int) -> Callable[[PackedBlock], HourlyAnalyticsSummary]:
+    return lambda packed: HourlyAnalyticsSummary(start=packed.start, hours=hours, **packed.fields())
+
+
+def _longer_hour_blocks_due(today: date, due: set[datetime]) -> list[tuple[datetime, int]]:
+    """The blocks of 2, 4 and 8 hours wholly within the recent days that hold a ``due`` hour or have no block."""
+    recent = _hours(today - timedelta(days=HOUR_BLOCK_DAYS - 1), today)
+    inside = set(recent)
+    longer = HourlyAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES, hours__gt=1, start__gte=recent[0])
+    present = {(start.astimezone(UTC), hours) for start, hours in longer.values_list("start", "hours")}
+    wanted: list[tuple[datetime, int]] = []
+    for hours in HOUR_SPANS:
+        if hours == 1:
+            continue
+        for start in recent:
+            span = [start + step * HOUR for step in range(hours)]
+            if hour_index(start) % hours or not inside.issuperset(span):
+                continue
+            if (start, hours) not in present or not due.isdisjoint(span):
+                wanted.append((start, hours))
+    return wanted
 
 
 def _flush(batch: list) -> int:  # type: ignore[type-arg]

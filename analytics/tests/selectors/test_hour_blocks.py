@@ -3,6 +3,7 @@ since its fold is read raw only for the hours that changed. SPEC §4: every answ
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -10,6 +11,7 @@ from unittest import mock
 import pytest
 from django.test import override_settings
 
+from analytics.blockcodec import ALL_COUNTRIES
 from analytics.filters import Endpoint, parse_query
 from analytics.models import HourlyAnalyticsSummary
 from analytics.periods import local_date, local_midnight
@@ -48,6 +50,12 @@ def _answers_equal(body: Mapping[str, object]) -> None:
     )
 
 
+def _blocks() -> dict[int, tuple[datetime, int]]:
+    """Every hour block's ALL row: id → (start, hours)."""
+    rows = HourlyAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES)
+    return {row: (start, hours) for row, start, hours in rows.values_list("id", "start", "hours")}
+
+
 def _coverage(start: datetime, end: datetime):  # type: ignore[no-untyped-def]
     return summaries._coverage([(start, end)], catalogue(parse_query({}, endpoint=Endpoint.TOP, now=NOW).filters))
 
@@ -74,14 +82,16 @@ def test_a_changed_hour_is_read_raw_and_the_rest_of_its_day_from_hour_blocks(day
 def test_a_fold_rewrites_the_changed_hours_only(day_of_views):
     with mock.patch("django.utils.timezone.now", return_value=NOW):
         summaries_fold(full=True)
-        before = dict(HourlyAnalyticsSummary.objects.values_list("id", "start"))
-        assert len({start for start in before.values()}) == 48, "every hour of today and yesterday, viewed or not"
-        late = NOW - timedelta(hours=3, minutes=1)
+        before = _blocks()
+        lengths = Counter(hours for _, hours in before.values())
+        assert lengths == {1: 48, 2: 24, 4: 12, 8: 6}, "every hour of today and yesterday, viewed or not, and runs"
+        late = NOW - timedelta(hours=3, minutes=1)  # 12:29 UTC
         BlogViewFactory(blog=day_of_views[0].blog, timestamp=late)
         summaries_fold()
-        after = dict(HourlyAnalyticsSummary.objects.values_list("id", "start"))
-        rewritten = {start for row, start in after.items() if row not in before}
-        assert rewritten == {late.replace(minute=0)}
+        after = _blocks()
+        rewritten = {block for row, block in after.items() if row not in before}
+        twelve = late.replace(minute=0)
+        assert rewritten == {(twelve, 1), (twelve, 2), (twelve, 4), (twelve - 4 * HOUR, 8)}, "and the runs holding it"
         _answers_equal({"range": "day"})
         BlogViewFactory(blog=day_of_views[1].blog, timestamp=NOW - timedelta(minutes=5))  # today changed again
         _answers_equal({"start_date": (NOW - timedelta(hours=6, minutes=10)).isoformat()})  # reads hour 12 again
@@ -100,3 +110,63 @@ def test_hour_blocks_of_days_no_longer_recent_are_dropped(day_of_views):
         assert not HourlyAnalyticsSummary.objects.filter(start__lt=datetime(2025, 3, 12, tzinfo=UTC)).exists()
         query = parse_query({"start_date": (NOW - timedelta(hours=4)).isoformat()}, endpoint=Endpoint.TOP, now=later)
         assert summaries.top_blogs(query) == reference.top_blogs(query)
+
+
+def test_unchanged_hours_are_read_from_the_longest_blocks_that_fit(day_of_views):
+    """Today 00:00–15:30 UTC with 10:00 changed: blocks of 8, 2, 1, 2 and 1 hours, not 14 single hours."""
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        BlogViewFactory(blog=day_of_views[0].blog, timestamp=NOW.replace(hour=10, minute=23))
+        midnight = NOW.replace(hour=0, minute=0)
+        coverage = _coverage(midnight, NOW)
+        assert coverage.hours == {
+            (midnight, 8): 0,
+            (midnight + 8 * HOUR, 2): 0,
+            (midnight + 11 * HOUR, 1): 0,
+            (midnight + 12 * HOUR, 2): 0,
+            (midnight + 14 * HOUR, 1): 0,
+        }
+        assert coverage.raw == [(midnight + 10 * HOUR, midnight + 11 * HOUR, 0), (midnight + 15 * HOUR, NOW, 0)]
+        _answers_equal({"range": "day"})
+
+
+@ZONES
+def test_a_long_block_holding_a_changed_hour_waits_for_the_fold(day_of_views, zone):
+    """A write to one hour of yesterday's 08:00–16:00 UTC block: no answer reads that block (it lacks the write)
+    until the next fold rewrites it, and then they read it again."""
+    yesterday_eight = NOW.replace(hour=8, minute=0) - timedelta(days=1)
+    with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        assert (yesterday_eight, 8) in _blocks().values()
+        BlogViewFactory(blog=day_of_views[0].blog, timestamp=yesterday_eight + timedelta(hours=5, minutes=10))
+        window = (yesterday_eight - HOUR, yesterday_eight + 9 * HOUR)
+        assert (yesterday_eight, 8) not in _coverage(*window).hours
+        body = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat()}
+        _answers_equal(body)
+        _answers_equal({"range": "week"})
+        summaries_fold()
+        assert (yesterday_eight, 8) in _coverage(*window).hours
+        _answers_equal(body)
+
+
+@ZONES
+def test_long_hour_blocks_lie_within_the_recent_days(day_of_views, zone):
+    """A block of several hours is written only where every one of its hours belongs to the recent days, whose
+    markers the fold rewrites it for; after the days move on, none starts before them."""
+    with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        blocks = set(_blocks().values())
+        first = local_midnight(local_date(NOW) - timedelta(days=1))
+        end = local_midnight(local_date(NOW) + timedelta(days=1))
+        recent = {start for start, hours in blocks if hours == 1}
+        assert min(recent) <= first < min(recent) + HOUR and max(recent) < end <= max(recent) + HOUR
+        longer = {(start, hours) for start, hours in blocks if hours > 1}
+        assert len(longer) >= 36, "at least the 8-, 4- and 2-hour blocks of the two UTC days"
+        for start, hours in longer:
+            assert {start + step * HOUR for step in range(hours)} <= recent, (start, hours)
+    later = NOW + timedelta(days=3)
+    with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=later):
+        BlogViewFactory(blog=day_of_views[0].blog, timestamp=later - timedelta(minutes=3))
+        summaries_fold()
+        cutoff = local_midnight(local_date(later) - timedelta(days=1)) - HOUR
+        assert all(start >= cutoff for start, _ in _blocks().values())
