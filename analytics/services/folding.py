@@ -307,10 +307,10 @@ def _span_cells(start: datetime, hours: int) -> Iterator[tuple[datetime, int, in
 def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
     """Hour blocks for the plan's recent days: every hour a marker named (the fold read it) or that has no block
     yet, so a fold every minute rewrites the hour or two that changed, not the day; then every longer block
-    (``HOUR_SPANS``) that lies within the recent days and holds such an hour or has no block yet. Every hour block
-    starting before the recent days is deleted. So a marker the fold consumes (``_delete_folded_changes``: every
-    day its hour overlaps was rebuilt) never leaves a block behind that predates it: each block holding its hour
-    is rewritten, or gone."""
+    (``HOUR_SPANS``) over those days' hours that lies within the recent days and holds such an hour or has no block
+    yet. Every hour block starting before the recent days is deleted. So a marker the fold consumes
+    (``_delete_folded_changes``: every day its hour overlaps was rebuilt) never leaves a block behind that predates
+    it: each block holding its hour is rewritten, or gone."""
     first_recent = today - timedelta(days=HOUR_BLOCK_DAYS - 1)
     blocks = HourlyAnalyticsSummary.objects
     if plan.full:
@@ -318,12 +318,14 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
     else:
         blocks.filter(start__lt=_hours(first_recent, first_recent)[0]).delete()
     marked = {bucket.astimezone(UTC) for bucket in buckets}
+    folded: list[datetime] = []
     due: set[datetime] = set()
     for run in _runs([day for day in plan.days if day >= first_recent], _following(Granularity.DAY)):
         starts = _hours(run[0], run[-1])
-        folded = blocks.filter(country_key=ALL_COUNTRIES, hours=1, start__gte=starts[0], start__lte=starts[-1])
-        present = {hour.astimezone(UTC) for hour in folded.values_list("start", flat=True)}
+        rows = blocks.filter(country_key=ALL_COUNTRIES, hours=1, start__gte=starts[0], start__lte=starts[-1])
+        present = {hour.astimezone(UTC) for hour in rows.values_list("start", flat=True)}
         due.update(hour for hour in starts if hour in marked or hour not in present)
+        folded.extend(starts)
     written = 0
     for consecutive in _runs(sorted(due), lambda hour: hour + HOUR):
         blocks.filter(hours=1, start__gte=consecutive[0], start__lte=consecutive[-1]).delete()
@@ -332,33 +334,38 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
             lambda packed: HourlyAnalyticsSummary(start=packed.start, **packed.fields()),
             lambda: None,  # an hour or two, or a day's: quick, and not among the plan's blocks
         )
-    for start, hours in _longer_hour_blocks_due(today, due):
+    recent = (_hours(first_recent, first_recent)[0], _hours(today, today)[-1])
+    for start, hours in _longer_hour_blocks_due(folded, recent, due):
         blocks.filter(start=start, hours=hours).delete()
         written += _insert(_pack(_span_cells(start, hours), (start,)), _hour_block_row(hours), lambda: None)
     return written
 
 
+def _longer_hour_blocks_due(
+    folded: list[datetime], recent: tuple[datetime, datetime], due: set[datetime]
+) -> list[tuple[datetime, int]]:
+    """The blocks of 2, 4 and 8 hours over the ``folded`` hours whose every hour lies within the ``recent`` ones
+    (first and last) and that hold a ``due`` hour or have no block yet."""
+    if not folded:
+        return []
+    longest = max(HOUR_SPANS) * HOUR
+    rows = HourlyAnalyticsSummary.objects.filter(
+        country_key=ALL_COUNTRIES, hours__gt=1, start__gt=min(folded) - longest, start__lte=max(folded)
+    )
+    present = {(start.astimezone(UTC), hours) for start, hours in rows.values_list("start", "hours")}
+    wanted: set[tuple[datetime, int]] = set()
+    for hour in folded:
+        for hours in HOUR_SPANS:
+            start = hour - (hour_index(hour) % hours) * HOUR
+            if hours == 1 or start < recent[0] or start + (hours - 1) * HOUR > recent[1]:
+                continue
+            if (start, hours) not in present or any(start + step * HOUR in due for step in range(hours)):
+                wanted.add((start, hours))
+    return sorted(wanted)
+
+
 def _hour_block_row(hours: int) -> Callable[[PackedBlock], HourlyAnalyticsSummary]:
     return lambda packed: HourlyAnalyticsSummary(start=packed.start, hours=hours, **packed.fields())
-
-
-def _longer_hour_blocks_due(today: date, due: set[datetime]) -> list[tuple[datetime, int]]:
-    """The blocks of 2, 4 and 8 hours wholly within the recent days that hold a ``due`` hour or have no block."""
-    recent = _hours(today - timedelta(days=HOUR_BLOCK_DAYS - 1), today)
-    inside = set(recent)
-    longer = HourlyAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES, hours__gt=1, start__gte=recent[0])
-    present = {(start.astimezone(UTC), hours) for start, hours in longer.values_list("start", "hours")}
-    wanted: list[tuple[datetime, int]] = []
-    for hours in HOUR_SPANS:
-        if hours == 1:
-            continue
-        for start in recent:
-            span = [start + step * HOUR for step in range(hours)]
-            if hour_index(start) % hours or not inside.issuperset(span):
-                continue
-            if (start, hours) not in present or not due.isdisjoint(span):
-                wanted.append((start, hours))
-    return wanted
 
 
 def _flush(batch: list) -> int:  # type: ignore[type-arg]
