@@ -41,7 +41,9 @@ def grouped(select: RowsSelector, query: AnalyticsQuery, *, now: datetime, group
     first_rows = replace(query, limit=end, offset=0, compare_to=None)
     if query.compare_to is None:
         rows = select(first_rows)
-        return Answer([_row(row) for row in rows[query.offset : end]], getattr(rows, "total", len(rows)))
+        # Inline rather than ``_row`` per row: thousands of authors in a day's by-author answer.
+        data = [{"x": row.x, "y": row.y, "z": row.z} for row in rows[query.offset : end]]
+        return Answer(data, getattr(rows, "total", len(rows)))
     with repeatable_read(read_only=True):
         rows = select(first_rows)
         shown = rows[query.offset : end]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One answer row. ``key`` names the group the row counts (country code, username or blog id; the period's
-    first day for performance): titles repeat, so ``compare_to`` matches rows by key, never by ``x``."""
+    first day for performance): titles repeat, so ``compare_to`` matches rows by key, never by ``x``. A named tuple:
+    built in a third of a frozen dataclass's time, which counts for the thousands of rows of a by-author answer."""
 
     x: str
     y: int

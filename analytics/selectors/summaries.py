@@ -544,9 +544,10 @@ def top_countries(query: AnalyticsQuery) -> list[Row]:
     return _answer(query, build, reference.top_countries)
 
 
-def _author_order(book: Catalogue, views: np.ndarray, limit: int | None) -> tuple[list[tuple[int, str]], int]:
-    """(author position, username) of the authors with views, most views first, then username in code-point
-    order (SPEC §5), sorted by numpy: 10,000 authors in about a millisecond rather than a Python sort's 35."""
+def _author_order(book: Catalogue, views: np.ndarray, limit: int | None) -> tuple[np.ndarray, list[str], int]:
+    """The positions and usernames of the authors with views, most views first, then username in code-point order
+    (SPEC §5), sorted by numpy: 10,000 authors in about a millisecond rather than a Python sort's 35; and how many
+    authors had views."""
     shown = np.flatnonzero(views)
     if limit is not None and len(shown) > limit:
         # Only the usernames that can make the cut: every author with at least the limit-th most views.
@@ -564,15 +565,19 @@ def _author_order(book: Catalogue, views: np.ndarray, limit: int | None) -> tupl
         order = np.zeros(0, dtype=np.int64)
     if limit is not None:
         order = order[:limit]
-    return [(int(shown[index]), names[index]) for index in order], total
+    return shown[order], [names[index] for index in order.tolist()], total
+
+
+def _author_rows(names: list[str], y: np.ndarray, z: np.ndarray, total: int) -> Rows:
+    """One row per author: ``map`` over Python ints, no per-row indexing (5,600 rows of a day: ≈ 2 ms less)."""
+    return Rows(list(map(Row, names, y.tolist(), z.tolist(), names)), total)
 
 
 def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        order, total = _author_order(book, views, query.limit)
-        views_of, blogs_of = views.tolist(), blogs.tolist()  # Python ints: numpy scalars cost ~1 µs each here
-        return Rows([Row(name, blogs_of[a], views_of[a], name) for a, name in order], total)
+        shown, names, total = _author_order(book, views, query.limit)
+        return _author_rows(names, blogs[shown], views[shown], total)
 
     return _answer(query, build, reference.blog_views_by_author, by_country=False)
 
@@ -580,9 +585,8 @@ def blog_views_by_author(query: AnalyticsQuery) -> list[Row]:
 def top_authors(query: AnalyticsQuery) -> list[Row]:
     def build(book: Catalogue, coverage: Coverage) -> list[Row]:
         views, blogs = _per_author(book, coverage)
-        order, total = _author_order(book, views, query.limit)
-        views_of, blogs_of = views.tolist(), blogs.tolist()
-        return Rows([Row(name, views_of[a], blogs_of[a], name) for a, name in order], total)
+        shown, names, total = _author_order(book, views, query.limit)
+        return _author_rows(names, views[shown], blogs[shown], total)
 
     return _answer(query, build, reference.top_authors, by_country=False)
 
