@@ -20,7 +20,7 @@ from analytics.periods import TIMELINE_DAYS, local_date
 from analytics.selectors import coverage, reference, summaries
 from analytics.services import timelines
 from analytics.services.folding import summaries_fold
-from analytics.tests.conftest import timeline_reads
+from analytics.tests.conftest import calls_counted, timeline_reads
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory, UserFactory
 
 NOW = datetime(2025, 3, 10, 15, 30, tzinfo=UTC)
@@ -126,6 +126,32 @@ def test_no_trailing_block_no_timeline():
         summaries_fold()
     assert not BlogTimeline.objects.exists()
     assert coverage.timeline_start() is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("lead_days", "probed"),
+    [(0, False), (summaries.TIMELINE_LEAD_DAYS, False), (summaries.TIMELINE_LEAD_DAYS + 1, True)],
+)
+def test_spans_starting_shortly_before_the_window_read_timelines_without_the_raw_probe(lead_days, probed):
+    """A few blogs may read raw events (``summaries._few_views`` decides) where timelines cannot serve; a window
+    that starts at most ``TIMELINE_LEAD_DAYS`` before theirs reads them, and blocks for the days before, unprobed:
+    performance over ``range=year`` by week, whose first week and growth look back before the window."""
+    blog = _views(seed=3)[0].blog
+    start = WINDOW_START - timedelta(days=lead_days)
+    narrowed = mock.patch.multiple(summaries, RAW_BLOGS_MAX=10**9, RAW_VIEWS_MAX=10**9, TIMELINE_BLOGS_SHARE=1.0)
+    with mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        with narrowed, calls_counted(summaries, "_few_views") as probes:
+            query = parse_query({"start_date": start.isoformat(), "blog_id": blog.id}, endpoint=Endpoint.TOP, now=NOW)
+            assert summaries.top_countries(query) == reference.top_countries(query)
+        assert bool(probes[0]) is probed
+        with narrowed, calls_counted(summaries, "_few_views") as probes:
+            query = parse_query({"range": "year", "blog_id": blog.id}, endpoint=Endpoint.PERFORMANCE, now=NOW)
+            assert summaries.performance(query, now=NOW, x_metric="viewed") == reference.performance(
+                query, now=NOW, x_metric="viewed"
+            )
+        assert not probes[0], "the year's weeks from 13 days before the window read timelines"
 
 
 AUTHOR_ANN = {"eq": {"field": "author", "value": "ann"}}
