@@ -402,13 +402,26 @@ def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
 
 
 def raw_ranges_q(coverage: Coverage) -> Q:
-    """The raw events the coverage's raw ranges stand for (of ``blogs`` only, when set)."""
+    """The raw events the coverage's raw ranges stand for (of ``blogs`` only, when set). Ranges that touch are one
+    condition, whatever their spans: the spans of a performance answer read raw (a few blogs' year of weeks) are
+    one range, not 53 ``OR``-ed ones that PostgreSQL plans over every partition (16 ms, against 0.4 ms to run)."""
     ranges = Q(pk__in=[])
-    for start, end, _ in coverage.raw:
+    for start, end in _touching_merged(sorted((start, end) for start, end, _ in coverage.raw)):
         ranges |= Q(timestamp__gte=start, timestamp__lt=end)
     if coverage.blogs is not None:
         ranges &= Q(blog_id__in=[int(blog_id) for blog_id in coverage.blogs])
     return ranges
+
+
+def _touching_merged(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sorted [start, end) ranges with every run of touching or overlapping ones made one."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in ranges:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def raw_cells(coverage: Coverage) -> Cells:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from analytics.blockcodec import NO_COUNTRY
 from analytics.models import Blog, BlogView
 from analytics.periods import local_date, local_midnight
-from analytics.selectors.coverage import Cells, Coverage, _counted_pairs, raw_cells
+from analytics.selectors.coverage import Cells, Coverage, _counted_pairs, _touching_merged, raw_cells, raw_ranges_q
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory
 
 START = datetime(2025, 3, 10, tzinfo=UTC)
@@ -98,3 +98,16 @@ def test_years_of_changed_days_are_read_in_a_few_statements(db, django_assert_nu
     with django_assert_num_queries(3):
         cells = raw_cells(Coverage(raw=ranges))
     assert _counted(cells) == Counter((index % spans, blog.pk, NO_COUNTRY) for index in range(0, 1500, 7))
+
+
+def test_touching_ranges_are_one_condition_whatever_their_spans():
+    """A few blogs' performance answer read raw is a year of weekly spans end to end: one range for the database to
+    plan, not 53 ``OR``-ed ones; ranges with a gap stay apart (their events are not all wanted)."""
+    hour = timedelta(hours=1)
+    touching = [(START + step * hour, START + (step + 1) * hour, step) for step in range(53)]
+    assert len(raw_ranges_q(Coverage(raw=touching)).children) == 2  # the empty seed and one range
+    gapped = [(START, START + hour), (START + hour / 2, START + 2 * hour), (START + 3 * hour, START + 4 * hour)]
+    assert _touching_merged(gapped) == [(START, START + 2 * hour), (START + 3 * hour, START + 4 * hour)]
+    assert _touching_merged([(START, START + 3 * hour), (START + hour, START + 2 * hour)]) == [
+        (START, START + 3 * hour)
+    ]
