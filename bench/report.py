@@ -222,7 +222,12 @@ def queries_markdown(document: dict[str, Any]) -> str:
         f"{dataset['countries']:,} countries, {dataset['first_view']} to {dataset['last_view']} (UTC). "
         f"Each body: one warm-up, then {options['repeat']} timed requests per server, interleaved "
         f"(fast, reference, cached); latency is client-side, request sent to body read, over HTTP to "
-        f"127.0.0.1. Servers: gunicorn, {document['servers']['workers']} sync worker each, DEBUG off.",
+        f"127.0.0.1. Servers: gunicorn, {document['servers']['workers']} sync worker each, DEBUG off"
+        + (
+            f"; reporting timezone (`IDEEZA_TIMEZONE`, the fold's too) {options['timezone']}."
+            if options.get("timezone", "UTC") != "UTC"
+            else "."
+        ),
         "",
         "- **fast**: `IDEEZA_QUERY_ENGINE=summaries`, `IDEEZA_CACHE_TIMEOUT=0` (the pre-aggregated path, uncached)",
         "- **reference**: `IDEEZA_QUERY_ENGINE=reference`, `IDEEZA_CACHE_TIMEOUT=0` (the raw scan, uncached)",
@@ -471,7 +476,13 @@ def freshness_lines(document: dict[str, Any]) -> list[str]:
             "",
             f"### {unfolded['views']:,} views over the last hour, not folded (p50 / p95 ms)",
             "",
-            "The views are written, nothing is folded, and today is then a changed day: what the fast path reads raw.",
+            "The views are written, nothing is folded, and today is then a changed day: what the fast path reads raw."
+            + (
+                f" Measured at {unfolded['local_time']} local time ({unfolded['timezone']}): `range=day` reads "
+                "today's earlier hours from hour blocks, so its cost depends on the hour."
+                if "local_time" in unfolded
+                else ""
+            ),
             "",
         ]
         lines += _table(

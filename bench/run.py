@@ -22,6 +22,7 @@ import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bench import freshness, report
 from bench.machine import environment, git, load_average
@@ -101,6 +102,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--markdown", type=Path, default=Path("docs/benchmarks.md"), help="Markdown file whose queries section to fill."
     )
+    parser.add_argument(
+        "--timezone",
+        default="UTC",
+        help="The servers' and the fold's IDEEZA_TIMEZONE (UTC). What range=day reads depends on the local time of "
+        "day (how many of today's hours are folded blocks), so a run that must be compared with one at another hour "
+        "can pick a zone where the clock reads the same.",
+    )
     parser.add_argument("--request-timeout", type=float, default=60.0, help="Seconds per HTTP request (60).")
     parser.add_argument("--budget", type=float, default=3_600.0, help="Seconds for the whole run (3,600).")
     options = parser.parse_args(argv)
@@ -118,6 +126,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--repeat must be at least 2 (a p95 of one sample means nothing).")
     if options.views < 1_000:
         parser.error("--views must be at least 1,000.")
+    try:
+        ZoneInfo(options.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        parser.error(f"--timezone: no such zone {options.timezone!r}.")
     return options
 
 
@@ -170,7 +182,7 @@ class Run:
             DEBUG="false",
             SECRET_KEY=self.secret_key,
             ALLOWED_HOSTS="127.0.0.1",
-            IDEEZA_TIMEZONE="UTC",
+            IDEEZA_TIMEZONE=self.options.timezone,
             PYTHONUNBUFFERED="1",
         )
         env.update(extra)
@@ -236,10 +248,13 @@ class Run:
         # The calendar-year body asks for a whole year, but the seeded days reach into it only so far.
         if facts.first_view:
             first_day = date.fromisoformat(facts.first_view[:10])
-            today = datetime.now(UTC).date()
+            today = self.today()
             last_year_end = date(today.year - 1, 12, 31)
             covered = (last_year_end - max(first_day, date(today.year - 1, 1, 1))).days + 1
             self.document["dataset"]["last_calendar_year_days_with_data"] = max(covered, 0)
+
+    def today(self) -> date:
+        return datetime.now(ZoneInfo(self.options.timezone)).date()
 
     def servers_start(self) -> None:
         cleared = cached_answers_clear(self.options.redis_url)
@@ -269,7 +284,7 @@ class Run:
     def queries_measure(self) -> None:
         url = self.options.database_url
         picks = picks_from_database(url)
-        today = datetime.now(UTC).date()
+        today = self.today()
         mix = probes(picks, today=today)
         self.document["dataset"]["picks"] = vars(picks)
         self.progress(6, f"{len(mix)} bodies × {len(self.servers)} servers × (1 warm-up + {self.options.repeat})")
@@ -284,8 +299,10 @@ class Run:
                 f"{'' if entry['identical'] else '  MISMATCH'}",
                 flush=True,
             )
-        if datetime.now(UTC).date() != today:
-            self.warn("The UTC date changed during the measurements; 'range' answers moved with it.")
+        if self.today() != today:
+            self.warn(
+                f"The {self.options.timezone} date changed during the measurements; 'range' answers moved with it."
+            )
 
     def probe_measure(self, probe: Probe) -> dict[str, Any]:
         """Warm up every server once, then ``--repeat`` rounds of one request each, interleaved."""
@@ -373,7 +390,9 @@ class Run:
         changes = freshness.catalogue_changes_measure(fast, reference, url, picks, max(repeat, 5))
         self.document["catalogue_changes"] = changes
         self.progress(8, f"{freshness.UNFOLDED_VIEWS:,} views over the last hour, not folded: range=day and month")
+        local_time = datetime.now(ZoneInfo(self.options.timezone)).strftime("%H:%M")
         self.document["unfolded_hour"] = freshness.unfolded_hour_measure(fast, reference, url, repeat)
+        self.document["unfolded_hour"].update(timezone=self.options.timezone, local_time=local_time)
         for entry in [*changes, *self.document["unfolded_hour"]["bodies"]]:
             if not entry["identical"]:
                 self.document["mismatches"].append(
