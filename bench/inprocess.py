@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from django.test import Client
 
+    from analytics.periods import reporting_tz
     from bench.machine import git
     from bench.workload import ENDPOINTS, dataset_facts, picks_from_database, probes
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{path} {json.dumps(body)} answered {reply.status_code}: {reply.content[:300]!r}")
         return (time.perf_counter() - started) * 1000
 
-    for probe in probes(picks, today=datetime.now(UTC).date()):
+    # Today in the reporting timezone, as the server's ``range`` takes it: the 365 days as dates must be range=year's.
+    for probe in probes(picks, today=datetime.now(reporting_tz()).date()):
         if options.only and options.only not in f"{probe.endpoint} {probe.label}":
             continue
         timed(ENDPOINTS[probe.endpoint], probe.body)
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             "method": f"in-process (Django test client), uncached, p50 of {options.repeat}",
             "dataset": {"views": facts.views, "blogs": facts.blogs, "authors": facts.authors},
             "catalogue_cache_mb": int(os.environ.get("IDEEZA_CATALOGUE_CACHE_MB", "64")),
+            "timezone": os.environ.get("IDEEZA_TIMEZONE", "UTC"),
             "bodies": bodies,
         }
         with open(options.out, "w", encoding="utf-8") as handle:

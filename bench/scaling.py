@@ -104,6 +104,10 @@ def scaling_markdown(runs: list[dict[str, Any]], sources: list[str]) -> str:
             for run in runs
             if run.get("catalogue_cache_mb", 64) != 64
         )
+        + "".join(
+            f", in the reporting timezone `IDEEZA_TIMEZONE={zone}` (the fold's too)"
+            for zone in sorted({run.get("timezone", "UTC") for run in runs} - {"UTC"})
+        )
         + ":",
         "",
         "```",
