@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Min
+from django.db.models import Count, F, Min, QuerySet
 from django.db.models.functions import Coalesce, Trunc
 from django.utils import timezone
 
@@ -153,14 +153,18 @@ def _cells(granularity: Granularity, starts: tuple[date, ...]) -> Iterator[tuple
 def _grouped(start: datetime, end: datetime, trunc: Trunc) -> Iterator[tuple[datetime, int, int, int]]:
     """(block, country key, blog id, views) of the views in [start, end), the block being ``trunc`` of the view's
     time, ordered by block, country and blog, aggregated by the database and streamed."""
+    yield from _counted(BlogView.objects.filter(timestamp__gte=start, timestamp__lt=end).annotate(block=trunc), "block")
+
+
+def _counted(views: QuerySet[BlogView], *keys: str) -> Iterator[tuple[Any, ...]]:
+    """(*keys, country key, blog id, views) of ``views``, ordered by those columns, aggregated and streamed."""
+    columns = (*keys, "country_key", "blog_id")
     rows = (
-        BlogView.objects.filter(timestamp__gte=start, timestamp__lt=end)
-        .annotate(block=trunc)
-        .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
-        .values("block", "country_key", "blog_id")
+        views.annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
+        .values(*columns)
         .annotate(views=Count("id"))
-        .order_by("block", "country_key", "blog_id")
-        .values_list("block", "country_key", "blog_id", "views")
+        .order_by(*columns)
+        .values_list(*columns, "views")
     )
     yield from rows.iterator(chunk_size=STREAM_CHUNK)
 
@@ -292,16 +296,9 @@ def _hour_cells(hours: tuple[datetime, ...]) -> Iterator[tuple[datetime, int, in
 
 def _span_cells(start: datetime, hours: int) -> Iterator[tuple[datetime, int, int, int]]:
     """(start, country key, blog id, views) of the ``hours`` hours from ``start``, as one block."""
-    rows = (
-        BlogView.objects.filter(timestamp__gte=start, timestamp__lt=start + hours * HOUR)
-        .annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
-        .values("country_key", "blog_id")
-        .annotate(views=Count("id"))
-        .order_by("country_key", "blog_id")
-        .values_list("country_key", "blog_id", "views")
-    )
-    for country_key, blog_id, views in rows.iterator(chunk_size=STREAM_CHUNK):
-        yield start, country_key, blog_id, views
+    views = BlogView.objects.filter(timestamp__gte=start, timestamp__lt=start + hours * HOUR)
+    for country_key, blog_id, count in _counted(views):
+        yield start, country_key, blog_id, count
 
 
 def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
@@ -331,7 +328,7 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
         blocks.filter(hours=1, start__gte=consecutive[0], start__lte=consecutive[-1]).delete()
         written += _insert(
             _pack(_hour_cells(consecutive), consecutive),
-            lambda packed: HourlyAnalyticsSummary(start=packed.start, **packed.fields()),
+            _hour_block_row(1),
             lambda: None,  # an hour or two, or a day's: quick, and not among the plan's blocks
         )
     recent = (_hours(first_recent, first_recent)[0], _hours(today, today)[-1])
