@@ -191,12 +191,35 @@ class ViewChange(models.Model):
 
     Written by database triggers on ``analytics_blogview`` (migration 0002), so ``bulk_create``, queryset
     ``update()``/``delete()`` and raw SQL are noticed as well as ``save()``. The fold deletes the rows it read.
+    ``kind`` says whether the insertion log (``ViewInsertion``) holds the change (migration 0017).
     """
 
+    class Kind(models.TextChoices):
+        INSERTED = "i", "views inserted, each in the insertion log"
+        CHANGED = "c", "views updated, deleted, or inserted unlogged: only the raw events say what changed"
+
     bucket = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=1, choices=Kind.choices, db_default=Kind.CHANGED)
 
     def __str__(self) -> str:
-        return f"views changed in the hour of {self.bucket.isoformat()}"
+        return f"views changed in the hour of {self.bucket.isoformat()} ({self.get_kind_display()})"
+
+
+class ViewInsertion(models.Model):
+    """Views inserted since the summaries last folded them: how many of one blog in one country (``NO_COUNTRY``
+    for none) within one quarter hour (UTC), per inserting statement. The insert trigger writes them beside its
+    ``INSERTED`` marker (analytics/triggers.py), so a block folded before them plus these rows is exactly what
+    the raw events hold now, as long as no marker of another kind names the block's hours: a request adds them
+    to the block instead of reading the block's day raw (docs/design.md, "The insertion log"). A quarter hour
+    lies within one local day of every timezone and one hour block. The fold deletes every row it can see."""
+
+    bucket = models.DateTimeField(db_index=True, help_text="The quarter hour's first instant (UTC).")
+    blog_id = models.BigIntegerField()
+    country_key = models.IntegerField()
+    views = models.IntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.views} views of blog {self.blog_id} inserted in the quarter hour of {self.bucket.isoformat()}"
 
 
 class ViewEventId(models.Model):

@@ -19,17 +19,21 @@ BEGIN
 END $$;
 """
 
-POSTGRES_UP = (
-    POSTGRES_BUMP_VERSION
-    + """
-CREATE FUNCTION analytics_views_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+# Migration 0002's insert trigger; 0017 replaces it with POSTGRES_INSERTED_LOGGED (below).
+_POSTGRES_INSERTED_UNLOGGED = """
+CREATE OR REPLACE FUNCTION analytics_views_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO analytics_viewchange (bucket)
     SELECT DISTINCT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM new_rows;
     UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
     RETURN NULL;
 END $$;
+"""
 
+POSTGRES_UP = (
+    POSTGRES_BUMP_VERSION
+    + _POSTGRES_INSERTED_UNLOGGED
+    + """
 CREATE FUNCTION analytics_views_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO analytics_viewchange (bucket)
@@ -110,6 +114,81 @@ SQLITE_TRIGGERS = [
 ]
 
 
+# --- the insertion log (migration 0017) ---------------------------------------------------------------------------
+# The insert trigger marks its hours INSERTED ('i') and logs the rows as (quarter hour, blog, country key, views):
+# analytics.models.ViewInsertion. A statement of more than LOGGED_ROWS_MAX rows (a backfill, a seed's COPY) marks
+# its hours CHANGED ('c') and logs nothing: they read raw until the fold, as every change did before. Deletes and
+# updates keep inserting bare markers, CHANGED by the column's default.
+LOGGED_ROWS_MAX = 10_000
+
+POSTGRES_INSERTED_LOGGED = f"""
+CREATE OR REPLACE FUNCTION analytics_views_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM (SELECT 1 FROM new_rows LIMIT {LOGGED_ROWS_MAX + 1}) AS counted) > {LOGGED_ROWS_MAX} THEN
+        INSERT INTO analytics_viewchange (bucket)
+        SELECT DISTINCT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' FROM new_rows;
+    ELSE
+        INSERT INTO analytics_viewchange (bucket, kind)
+        SELECT DISTINCT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', 'i' FROM new_rows;
+        INSERT INTO analytics_viewinsertion (bucket, blog_id, country_key, views)
+        SELECT (date_trunc('hour', utc) + (extract(minute FROM utc)::int / 15) * interval '15 minutes')
+                   AT TIME ZONE 'UTC',
+               blog_id, coalesce(country_id, 0), count(*)
+        FROM (SELECT "timestamp" AT TIME ZONE 'UTC' AS utc, blog_id, country_id FROM new_rows) AS inserted
+        GROUP BY 1, 2, 3;
+    END IF;
+    UPDATE analytics_dataversion SET value = value + 1 WHERE id = 1;
+    RETURN NULL;
+END $$;
+"""
+
+_SQLITE_QUARTER = (
+    "strftime('%Y-%m-%d %H:', NEW.\"timestamp\") "
+    "|| printf('%02d', CAST(strftime('%M', NEW.\"timestamp\") AS INTEGER) / 15 * 15) || ':00'"
+)
+SQLITE_INSERTED_LOGGED = f"""CREATE TRIGGER analytics_blogview_inserted AFTER INSERT ON analytics_blogview BEGIN
+    INSERT INTO analytics_viewchange (bucket, kind) VALUES ({_SQLITE_HOUR.format(row="NEW")}, 'i');
+    INSERT INTO analytics_viewinsertion (bucket, blog_id, country_key, views)
+    VALUES ({_SQLITE_QUARTER}, NEW.blog_id, coalesce(NEW.country_id, 0), 1); {_SQLITE_BUMP} END"""
+
+
+def _sqlite_up(connection) -> list[str]:
+    """The SQLite triggers as of the database's migrations: with the insertion log once its table exists."""
+    if "analytics_viewinsertion" not in connection.introspection.table_names():
+        return SQLITE_UP
+    return [SQLITE_INSERTED_LOGGED, *SQLITE_UP[1:]]
+
+
+def insertion_log_install(apps, schema_editor):
+    """Migration 0017, forwards: the insert trigger logs what it inserts."""
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(POSTGRES_INSERTED_LOGGED)
+    reinstall_sqlite(apps, schema_editor)
+
+
+def insertion_log_uninstall(apps, schema_editor):
+    """Migration 0017, backwards: the 0002 insert trigger on PostgreSQL; none on SQLite until the migration's first
+    step, undone last, installs them again (``sqlite_triggers_drop``)."""
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_POSTGRES_INSERTED_UNLOGGED)
+    sqlite_triggers_drop(apps, schema_editor)
+
+
+def sqlite_triggers_drop(apps, schema_editor):
+    """Before SQLite rebuilds a table the triggers name (``analytics_viewchange``): renaming the rebuilt table
+    into place fails while a trigger names the one it replaces. ``reinstall_sqlite`` puts them back."""
+    connection = schema_editor.connection
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for name in SQLITE_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
 def install(apps, schema_editor):
     connection = schema_editor.connection
     with connection.cursor() as cursor:
@@ -139,10 +218,9 @@ def reinstall_sqlite(apps, schema_editor):
     connection = schema_editor.connection
     if connection.vendor != "sqlite":
         return
+    sqlite_triggers_drop(apps, schema_editor)
     with connection.cursor() as cursor:
-        for name in SQLITE_TRIGGERS:
-            cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for statement in SQLITE_UP:
+        for statement in _sqlite_up(connection):
             cursor.execute(statement)
 
 

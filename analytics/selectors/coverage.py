@@ -23,6 +23,7 @@ from analytics.models import (
     HourlyAnalyticsSummary,
     PeriodAnalyticsSummary,
     ViewChange,
+    ViewInsertion,
 )
 from analytics.periods import (
     TIMELINE_DAYS,
@@ -44,17 +45,44 @@ class FoldInfo:
     folded_through: date
     dirty_days: frozenset[date]
     dirty_hours: frozenset[datetime] = frozenset()  # the UTC hours of the change markers (``ViewChange.bucket``)
+    # The dirty hours and days that only insertions changed: the insertion log holds every view they gained since
+    # the blocks were folded (``ViewInsertion``). Empty for the fold's own roll-ups, which read clean blocks only.
+    logged_hours: frozenset[datetime] = frozenset()
+    logged_days: frozenset[date] = frozenset()
 
     def is_clean(self, day: date) -> bool:
         return day <= self.folded_through and day not in self.dirty_days
+
+    def is_logged(self, day: date) -> bool:
+        """Whether the day's block plus the log's rows of the day are the day: folded, and changed only by logged
+        insertions, within local midnights that split no quarter hour of the log."""
+        return (
+            day <= self.folded_through
+            and day in self.logged_days
+            and _on_quarter(local_midnight(day))
+            and _on_quarter(local_midnight(day + timedelta(days=1)))
+        )
+
+
+def _on_quarter(moment: datetime) -> bool:
+    return moment.second == 0 and moment.microsecond == 0 and moment.astimezone(UTC).minute % 15 == 0
 
 
 def fold_info() -> FoldInfo | None:
     state = FoldState.objects.first()
     if state is None or state.timezone != settings.TIME_ZONE:
         return None  # never folded, or cut in another timezone: the blocks cannot speak for these days
-    buckets = list(ViewChange.objects.values_list("bucket", flat=True).distinct())
-    return FoldInfo(state.folded_through, frozenset(changed_days(buckets)), frozenset(buckets))
+    markers = set(ViewChange.objects.values_list("bucket", "kind").distinct())
+    buckets = {bucket for bucket, _ in markers}
+    unlogged = {bucket for bucket, kind in markers if kind != ViewChange.Kind.INSERTED}
+    dirty_days = changed_days(buckets)
+    return FoldInfo(
+        state.folded_through,
+        frozenset(dirty_days),
+        frozenset(buckets),
+        logged_hours=frozenset(buckets - unlogged),
+        logged_days=frozenset(dirty_days - changed_days(unlogged)),
+    )
 
 
 @dataclass
@@ -70,6 +98,8 @@ class Coverage:
     # A split read: this coverage serves only ``keys``; ``rest`` serves every other country key (``split_by``).
     keys: list[int] | None = None
     rest: Coverage | None = None
+    # [start, end) → span: insertion log rows to add to the blocks of those times, folded before them (is_logged).
+    logged: list[tuple[datetime, datetime, int]] = field(default_factory=list)
 
     def only(self, spans: set[int]) -> Coverage:
         return Coverage(
@@ -82,11 +112,16 @@ class Coverage:
             hours={hour: span for hour, span in self.hours.items() if span in spans},
             keys=self.keys,
             rest=self.rest.only(spans) if self.rest is not None else None,
+            logged=[piece for piece in self.logged if piece[2] in spans],
         )
 
     def blocks_only(self) -> Coverage:
-        """The day, period and hour blocks of this coverage: no raw range, no timeline."""
+        """The day, period and hour blocks of this coverage: no raw range, no logged insertions, no timeline."""
         return Coverage(self.days, self.periods, hours=self.hours)
+
+    def unblocked(self) -> Coverage:
+        """The raw ranges and logged insertions of this coverage, for every blog: what its blocks do not hold."""
+        return Coverage(raw=self.raw, logged=self.logged)
 
     def split_by(self, keys: list[int], rest: Coverage, rest_keys: list[int]) -> Coverage:
         """This coverage for the country ``keys``, and ``rest`` for ``rest_keys``: a mask that keeps some
@@ -94,9 +129,9 @@ class Coverage:
         return replace(self, keys=keys, rest=replace(rest, keys=rest_keys, rest=None))
 
     def single_block_spans(self) -> set[int]:
-        """Spans served by exactly one block and nothing raw."""
+        """Spans served by exactly one block and nothing raw or logged."""
         counts = Counter([*self.days.values(), *self.periods.values(), *self.hours.values()])
-        raw = {piece[2] for piece in self.raw}
+        raw = {piece[2] for piece in (*self.raw, *self.logged)}
         return {span for span, count in counts.items() if count == 1 and span not in raw}
 
     def whole_days(self) -> list[date]:
@@ -108,22 +143,33 @@ class Coverage:
         return days
 
     def add_raw(self, start: datetime, end: datetime, span: int) -> None:
-        if start >= end:
-            return
-        if self.raw and self.raw[-1][1] == start and self.raw[-1][2] == span:
-            self.raw[-1] = (self.raw[-1][0], end, span)
-        else:
-            self.raw.append((start, end, span))
+        _add_range(self.raw, start, end, span)
+
+    def add_logged(self, start: datetime, end: datetime, span: int) -> None:
+        _add_range(self.logged, start, end, span)
 
 
-def _whole_block(day: date, last: date, kind: str, info: FoldInfo, available: set[tuple[str, date]]) -> date | None:
-    """The day after the block of ``kind`` starting on ``day`` if it can stand for its days within ``day``..``last``."""
+def _add_range(ranges: list[tuple[datetime, datetime, int]], start: datetime, end: datetime, span: int) -> None:
+    """Append [start, end) of ``span``, joined to the last range when they touch and share the span."""
+    if start >= end:
+        return
+    if ranges and ranges[-1][1] == start and ranges[-1][2] == span:
+        ranges[-1] = (ranges[-1][0], end, span)
+    else:
+        ranges.append((start, end, span))
+
+
+def _whole_block(
+    day: date, last: date, kind: str, info: FoldInfo, available: set[tuple[str, date]], logging: bool
+) -> date | None:
+    """The day after the block of ``kind`` starting on ``day`` if it can stand for its days within ``day``..``last``
+    (with ``logging``, plus the insertion log's rows of its logged days)."""
     if (kind, day) not in available:
         return None
     following = block_end(kind, day)
     if following - timedelta(days=1) > last or following - timedelta(days=1) > info.folded_through:
         return None
-    if any(day <= dirty < following for dirty in info.dirty_days):
+    if any(day <= dirty < following and not (logging and info.is_logged(dirty)) for dirty in info.dirty_days):
         return None
     return following
 
@@ -150,8 +196,13 @@ def cover(
     """Greedy cover of each span [start, end): at each day the longest clean block that starts there and fits
     (``BLOCK_KINDS``), else the day's block; raw where no block can serve. With ``timeline_start`` (and the
     ``blogs`` the request keeps), every clean whole day of that timeline window is read from the timelines. With
-    ``hours``, the whole hours of the raw ranges that have a clean hour block read it (``_hour_blocks_use``)."""
+    ``hours``, the whole hours of the raw ranges that have a clean hour block read it (``_hour_blocks_use``).
+
+    A block whose days or hours only logged insertions changed since its fold (``FoldInfo.is_logged``) serves
+    them too, with the log's rows of those days or hours (``Coverage.logged``), unless the request keeps a few
+    ``blogs``: their raw events are then the cheaper read."""
     coverage = Coverage(blogs=blogs, timeline_start=timeline_start)
+    logging = blogs is None
     timeline_days = (
         (timeline_start, timeline_start + timedelta(days=TIMELINE_DAYS)) if timeline_start is not None else None
     )
@@ -172,20 +223,24 @@ def cover(
                 continue
             following = None
             for kind in BLOCK_KINDS:
-                following = _whole_block(day, last, kind, info, available)
+                following = _whole_block(day, last, kind, info, available, logging)
                 if following is not None:
                     coverage.periods[(kind, day)] = span
                     break
             if following is None:
                 following = day + timedelta(days=1)
-                if info.is_clean(day):
-                    coverage.days[day] = span
-                else:
+                if not (info.is_clean(day) or (logging and info.is_logged(day))):
                     coverage.add_raw(local_midnight(day), local_midnight(following), span)
+                    day = following
+                    continue
+                coverage.days[day] = span
+            # A block holds a changed day only when the log holds the change (``_whole_block``): add it.
+            for changed in sorted(dirty for dirty in info.dirty_days if day <= dirty < following):
+                coverage.add_logged(local_midnight(changed), local_midnight(changed + timedelta(days=1)), span)
             day = following
         coverage.add_raw(local_midnight(end_day), end, span)
     if hours and coverage.raw:
-        _hour_blocks_use(coverage, info)
+        _hour_blocks_use(coverage, info, logging=logging)
     return coverage
 
 
@@ -200,11 +255,12 @@ def hour_index(hour: datetime) -> int:
     return int(hour.timestamp()) // 3600
 
 
-def _hour_blocks_use(coverage: Coverage, info: FoldInfo) -> None:
+def _hour_blocks_use(coverage: Coverage, info: FoldInfo, *, logging: bool) -> None:
     """Serve the whole UTC hours of the raw ranges from hour blocks where one exists (the fold writes them for its
-    recent days, an ALL row for every block) and no change marker names any of its hours since: at each hour the
-    longest such block that starts there and fits the range (``HOUR_SPANS``). Only the changed hours, and the parts
-    of an hour at a range's edges, stay raw. One query, for the hours the ranges span."""
+    recent days, an ALL row for every block) and no change marker names any of its hours since (with ``logging``:
+    none but markers of logged insertions, whose log rows the block then adds): at each hour the longest such block
+    that starts there and fits the range (``HOUR_SPANS``). Only the changed hours, and the parts of an hour at a
+    range's edges, stay raw. One query, for the hours the ranges span."""
     first = min(start for start, _, _ in coverage.raw)
     last = max(end for _, end, _ in coverage.raw)
     available = HourlyAnalyticsSummary.objects.filter(country_key=ALL_COUNTRIES, start__gte=first, start__lt=last)
@@ -212,9 +268,10 @@ def _hour_blocks_use(coverage: Coverage, info: FoldInfo) -> None:
     if not blocks:
         return
     dirty = {bucket.astimezone(UTC) for bucket in info.dirty_hours}
+    unlogged = dirty - {bucket.astimezone(UTC) for bucket in info.logged_hours} if logging else dirty
 
     def clean(hour: datetime, hours: int) -> bool:
-        return (hour, hours) in blocks and not any(hour + step * HOUR in dirty for step in range(hours))
+        return (hour, hours) in blocks and not any(hour + step * HOUR in unlogged for step in range(hours))
 
     pieces, coverage.raw = coverage.raw, []
     for start, end, span in pieces:
@@ -228,6 +285,9 @@ def _hour_blocks_use(coverage: Coverage, info: FoldInfo) -> None:
             if hours:
                 coverage.add_raw(at, hour, span)
                 coverage.hours[(hour, hours)] = span
+                for changed in (hour + step * HOUR for step in range(hours)):
+                    if changed in dirty:
+                        coverage.add_logged(changed, changed + HOUR, span)
                 at = hour + hours * HOUR
             hour += max(hours, 1) * HOUR
         coverage.add_raw(at, end, span)
@@ -425,7 +485,54 @@ def _touching_merged(ranges: list[tuple[datetime, datetime]]) -> list[tuple[date
 
 
 def raw_cells(coverage: Coverage) -> Cells:
-    """The raw ranges as (span, blog, country, views) cells.
+    """What the coverage's blocks do not hold, as (span, blog, country, views) cells: the raw ranges' events and
+    the logged insertions (``logged_cells``)."""
+    events = _event_cells(coverage)
+    return _joined([events, logged_cells(coverage)]) if coverage.logged else events
+
+
+def logged_cells(coverage: Coverage) -> Cells:
+    """The insertion log's rows in the coverage's logged ranges (of ``blogs`` only, when set), as cells: each
+    quarter hour lies in one range, whose span it takes. On PostgreSQL the rows come as four strings that numpy
+    parses, as raw events do (``_one_span_cells``)."""
+    ranges = sorted(coverage.logged)
+    if len(ranges) > RAW_RANGES_PER_STATEMENT:
+        return _joined(
+            [
+                logged_cells(Coverage(logged=ranges[at : at + RAW_RANGES_PER_STATEMENT], blogs=coverage.blogs))
+                for at in range(0, len(ranges), RAW_RANGES_PER_STATEMENT)
+            ]
+        )
+    wanted = Q(pk__in=[])
+    for start, end in _touching_merged([(start, end) for start, end, _ in ranges]):
+        wanted |= Q(bucket__gte=start, bucket__lt=end)
+    if coverage.blogs is not None:
+        wanted &= Q(blog_id__in=[int(blog_id) for blog_id in coverage.blogs])
+    rows = ViewInsertion.objects.filter(wanted)
+    if reading.vendor == "postgresql":
+        try:
+            sql, params = rows.values("bucket", "blog_id", "country_key", "views").query.sql_with_params()
+        except EmptyResultSet:
+            return empty_cells()
+        with reading.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT string_agg(extract(epoch FROM bucket)::bigint::text, ','), string_agg(blog_id::text, ','),
+                           string_agg(country_key::text, ','), string_agg(views::text, ',')
+                    FROM ({sql}) AS logged""",
+                params,
+            )
+            seconds, blog, key, views = (ints_from_text(text) for text in cursor.fetchone())
+    else:
+        found = list(rows.values_list("bucket", "blog_id", "country_key", "views"))
+        seconds = np.array([int(row[0].timestamp()) for row in found], dtype=np.int64)
+        blog, key, views = (np.array([row[at] for row in found], dtype=np.int64) for at in (1, 2, 3))
+    starts = np.array([int(start.timestamp()) for start, _, _ in ranges], dtype=np.int64)
+    spans = np.array([span for _, _, span in ranges], dtype=np.int64)
+    return Cells(spans[np.searchsorted(starts, seconds, side="right") - 1], blog, key, views)
+
+
+def _event_cells(coverage: Coverage) -> Cells:
+    """The raw ranges' events as (span, blog, country, views) cells.
 
     A span is whole days of the reporting timezone (or the window's partial first and last day), so an event's
     span is its local day's. When every range serves one span (``range=day``, ``month``, ``year``: the raw part is
@@ -438,7 +545,7 @@ def raw_cells(coverage: Coverage) -> Cells:
     if len(coverage.raw) > RAW_RANGES_PER_STATEMENT:
         # Ranges are disjoint, so statements over parts of them read disjoint events; their cells just add up.
         parts = [
-            raw_cells(replace(coverage, raw=coverage.raw[at : at + RAW_RANGES_PER_STATEMENT]))
+            _event_cells(replace(coverage, raw=coverage.raw[at : at + RAW_RANGES_PER_STATEMENT]))
             for at in range(0, len(coverage.raw), RAW_RANGES_PER_STATEMENT)
         ]
         return _joined(parts)

@@ -219,7 +219,7 @@ def _matched_union(coverage: Coverage, book: Catalogue, blogs: np.ndarray, colum
     totals = read_cells(blocks, [ALL_COUNTRIES])
     keys = [listing.column_key(int(column)) for column in np.flatnonzero(columns)]
     rows = read_cells(blocks, keys) if keys else empty_cells()
-    raw = raw_cells(Coverage(raw=coverage.raw))  # every blog's raw events of the spans, masked below
+    raw = raw_cells(coverage.unblocked())  # every blog's raw events and logged insertions, masked below
     total_blog, row_blog, raw_blog = (listing.blog_positions(cells.blog) for cells in (totals, rows, raw))
     keep_total, keep_row = blogs[total_blog], ~blogs[row_blog]
     keep_raw = book.mask.keeps(raw_blog, listing.country_columns(raw.country))
@@ -506,7 +506,7 @@ def _approximate_per_country(book: Catalogue, coverage: Coverage) -> tuple[np.nd
     """IDEEZA_USE_HLL: exact views from block totals, distinct blogs from the day sketches; ``None`` when the
     window is not whole clean days or the filters look at blogs (then the exact path answers)."""
     listing = book.listing
-    if not sketches.enabled() or coverage.raw or coverage.hours or not book.mask.ignores_blog:
+    if not sketches.enabled() or coverage.raw or coverage.logged or coverage.hours or not book.mask.ignores_blog:
         return None
     if not coverage.days and not coverage.periods:
         return None

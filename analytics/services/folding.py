@@ -34,6 +34,7 @@ from analytics.models import (
     HourlyAnalyticsSummary,
     PeriodAnalyticsSummary,
     ViewChange,
+    ViewInsertion,
 )
 from analytics.periods import (
     Granularity,
@@ -375,8 +376,14 @@ def _flush(batch: list) -> int:  # type: ignore[type-arg]
 
 
 def _delete_folded_changes(plan: FoldPlan, buckets: list[datetime]) -> None:
-    """Consume the markers whose every day was rebuilt. Under REPEATABLE READ a DELETE only reaches rows this
-    transaction could see, so a write that commits during the fold keeps its marker and its day stays raw."""
+    """Consume the markers whose every day was rebuilt, and the whole insertion log. Under REPEATABLE READ a DELETE
+    or UPDATE only reaches rows this transaction could see, so a write that commits during the fold keeps its marker
+    and its log rows, and its day stays raw or logged.
+
+    Each log row the fold sees is in a block it just wrote, or in a day it left marked (outside ``--days``). The
+    markers it leaves become CHANGED: no log holds their insertions any more, so their hours read raw. A marker
+    left INSERTED always has every log row of its insertions, each newer than every block."""
+    ViewInsertion.objects.all().delete()
     if plan.full:
         ViewChange.objects.all().delete()
         return
@@ -384,6 +391,7 @@ def _delete_folded_changes(plan: FoldPlan, buckets: list[datetime]) -> None:
     done = [bucket for bucket in buckets if changed_days([bucket]) <= rebuilt]
     for offset in range(0, len(done), 500):
         ViewChange.objects.filter(bucket__in=done[offset : offset + 500]).delete()
+    ViewChange.objects.filter(kind=ViewChange.Kind.INSERTED).update(kind=ViewChange.Kind.CHANGED)
 
 
 def _statistics_renew() -> None:

@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from analytics.blockcodec import ALL_COUNTRIES
 from analytics.filters import Endpoint, parse_query
-from analytics.models import HourlyAnalyticsSummary
+from analytics.models import BlogView, HourlyAnalyticsSummary
 from analytics.periods import local_date, local_midnight
 from analytics.selectors import reference, summaries
 from analytics.selectors.catalogue import catalogue
@@ -112,11 +112,23 @@ def test_hour_blocks_of_days_no_longer_recent_are_dropped(day_of_views):
         assert summaries.top_blogs(query) == reference.top_blogs(query)
 
 
-def test_unchanged_hours_are_read_from_the_longest_blocks_that_fit(day_of_views):
+def _unlogged_change(view: BlogView, how: str) -> None:
+    """A change the insertion log does not hold: the view's country changes, or the view goes."""
+    views = BlogView.objects.filter(pk=view.pk)
+    views.update(country=None) if how == "updated" else views.delete()
+
+
+UNLOGGED = pytest.mark.parametrize("how", ["updated", "deleted"])
+
+
+@UNLOGGED
+def test_unchanged_hours_are_read_from_the_longest_blocks_that_fit(day_of_views, how):
     """Today 00:00–15:30 UTC with 10:00 changed: blocks of 8, 2, 1, 2 and 1 hours, not 14 single hours."""
     with mock.patch("django.utils.timezone.now", return_value=NOW):
         summaries_fold(full=True)
-        BlogViewFactory(blog=day_of_views[0].blog, timestamp=NOW.replace(hour=10, minute=23))
+        at_ten = day_of_views[15]
+        assert at_ten.timestamp == NOW.replace(hour=10, minute=10) and at_ten.country is not None
+        _unlogged_change(at_ten, how)
         midnight = NOW.replace(hour=0, minute=0)
         coverage = _coverage(midnight, NOW)
         assert coverage.hours == {
@@ -131,14 +143,17 @@ def test_unchanged_hours_are_read_from_the_longest_blocks_that_fit(day_of_views)
 
 
 @ZONES
-def test_a_long_block_holding_a_changed_hour_waits_for_the_fold(day_of_views, zone):
-    """A write to one hour of yesterday's 08:00–16:00 UTC block: no answer reads that block (it lacks the write)
-    until the next fold rewrites it, and then they read it again."""
+@UNLOGGED
+def test_a_long_block_holding_a_changed_hour_waits_for_the_fold(day_of_views, zone, how):
+    """A change to one hour of yesterday's 08:00–16:00 UTC block that the insertion log does not hold: no answer
+    reads that block (it lacks the change) until the next fold rewrites it, and then they read it again."""
     yesterday_eight = NOW.replace(hour=8, minute=0) - timedelta(days=1)
     with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=NOW):
         summaries_fold(full=True)
         assert (yesterday_eight, 8) in _blocks().values()
-        BlogViewFactory(blog=day_of_views[0].blog, timestamp=yesterday_eight + timedelta(hours=5, minutes=10))
+        at_thirteen = day_of_views[78]
+        assert at_thirteen.timestamp == yesterday_eight + timedelta(hours=5, minutes=10) and at_thirteen.country
+        _unlogged_change(at_thirteen, how)
         window = (yesterday_eight - HOUR, yesterday_eight + 9 * HOUR)
         assert (yesterday_eight, 8) not in _coverage(*window).hours
         body = {"start_date": window[0].isoformat(), "end_date": window[1].isoformat()}
