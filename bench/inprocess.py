@@ -20,12 +20,9 @@ import time
 from datetime import UTC, datetime
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="Timed requests per body (default 3).")
-    parser.add_argument("--only", help="Only the bodies whose 'endpoint label' contains this text.")
-    parser.add_argument("--out", help="Write the p50s and the data set's size to this JSON file (bench.scaling).")
-    options = parser.parse_args(argv)
+def django_uncached(parser: argparse.ArgumentParser) -> str:
+    """Set Django up in this process against ``DATABASE_URL`` (a folded PostgreSQL database, else the parser's
+    error), with the response cache and request logs off; the database URL."""
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         parser.error("DATABASE_URL must name the folded PostgreSQL database to measure.")
@@ -37,6 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
+    return database_url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="Timed requests per body (default 3).")
+    parser.add_argument("--only", help="Only the bodies whose 'endpoint label' contains this text.")
+    parser.add_argument("--out", help="Write the p50s and the data set's size to this JSON file (bench.scaling).")
+    options = parser.parse_args(argv)
+    database_url = django_uncached(parser)
     from django.test import Client
 
     from analytics.periods import reporting_tz

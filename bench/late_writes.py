@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
@@ -26,6 +25,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bench.inprocess import django_uncached
 
 LATE_ADDRESS_PREFIX = "203.0.113."
 STATEMENT_ROWS = 1_000
@@ -49,16 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="Timed requests per body and reading (default 7).")
     parser.add_argument("--markdown", default="docs/benchmarks.md", help="Where the table goes ('' for nowhere).")
     options = parser.parse_args(argv)
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        parser.error("DATABASE_URL must name the folded PostgreSQL database to measure.")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ideeza.settings")
-    os.environ.setdefault("DEBUG", "true")
-    os.environ["IDEEZA_CACHE_TIMEOUT"] = "0"
-    os.environ["LOG_REQUESTS"] = "false"
-    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1")
-    import django
-
-    django.setup()
+    django_uncached(parser)
     from analytics.models import BlogView, ViewChange, ViewInsertion
     from analytics.services.folding import summaries_fold
 

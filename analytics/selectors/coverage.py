@@ -509,19 +509,24 @@ def logged_cells(coverage: Coverage) -> Cells:
     if coverage.blogs is not None:
         wanted &= Q(blog_id__in=[int(blog_id) for blog_id in coverage.blogs])
     rows = ViewInsertion.objects.filter(wanted)
+    one_span = len({span for _, _, span in ranges}) == 1  # then no quarter hour needs its span looked up
     if reading.vendor == "postgresql":
         try:
             sql, params = rows.values("bucket", "blog_id", "country_key", "views").query.sql_with_params()
         except EmptyResultSet:
             return empty_cells()
+        # date_part is a double; extract(epoch ...) a numeric, several times slower to cast for 20,000 rows.
+        seconds_text = "NULL" if one_span else "string_agg(date_part('epoch', bucket)::bigint::text, ',')"
         with reading.cursor() as cursor:
             cursor.execute(
-                f"""SELECT string_agg(extract(epoch FROM bucket)::bigint::text, ','), string_agg(blog_id::text, ','),
-                           string_agg(country_key::text, ','), string_agg(views::text, ',')
+                f"""SELECT {seconds_text}, string_agg(blog_id::text, ','), string_agg(country_key::text, ','),
+                           string_agg(views::text, ',')
                     FROM ({sql}) AS logged""",
                 params,
             )
             seconds, blog, key, views = (ints_from_text(text) for text in cursor.fetchone())
+        if one_span:
+            return Cells(np.full(len(blog), ranges[0][2], dtype=np.int64), blog, key, views)
     else:
         found = list(rows.values_list("bucket", "blog_id", "country_key", "views"))
         seconds = np.array([int(row[0].timestamp()) for row in found], dtype=np.int64)

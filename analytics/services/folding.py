@@ -408,6 +408,18 @@ def _statistics_renew() -> None:
             cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
 
 
+def _log_vacuum() -> None:
+    """VACUUM the insertion log and the markers after the fold emptied them (PostgreSQL, outside an outer
+    transaction): every fold deletes the log whole, and its dead rows, left to an autovacuum that may be off or
+    not have run yet, would be read again by every request that reads the log (17,869 live rows among 204,764 dead
+    ones: 17 ms a read instead of 3). A few milliseconds: the tables hold only what arrived since the last fold."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        for model in (ViewInsertion, ViewChange):
+            cursor.execute(f"VACUUM {connection.ops.quote_name(model._meta.db_table)}")
+
+
 def data_version_bump() -> None:
     updated = DataVersion.objects.filter(pk=DataVersion.ANSWERS).update(value=F("value") + 1)
     if not updated:
@@ -465,6 +477,7 @@ def summaries_fold(
     data_version_bump()
     if plan.full or plan.trailing:
         _statistics_renew()
+    _log_vacuum()
     catalogue_log_prune()
     if sketch:
         sketches.sketches_write(sketch)  # after the commit: a sketch never gets ahead of its day's blocks
