@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", default="docs/benchmarks.md", help="Where the table goes ('' for nowhere).")
     options = parser.parse_args(argv)
     django_uncached(parser)
+    from django.conf import settings
+
     from analytics.models import BlogView, ViewChange, ViewInsertion
     from analytics.services.folding import summaries_fold
 
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     assert not BlogView.objects.filter(ip_address__startswith=LATE_ADDRESS_PREFIX).exists()
     document = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "timezone": settings.TIME_ZONE,
         "views": options.views,
         "days": len(days),
         "log_rows": logged,
@@ -170,12 +173,14 @@ def _markdown(document: dict[str, Any]) -> str:
     from bench.machine import git
     from bench.report import markdown_table
 
+    commit = git("rev-parse", "--short=7", "HEAD").strip()
     lines = [
-        f"Measured {document['measured_at']} (commit {git('rev-parse', '--short=7', 'HEAD')}) on the platform set, "
-        f"in-process, uncached: {document['views']:,} views inserted late into {document['days']} days 3–30 days "
-        f"old, in statements of {STATEMENT_ROWS:,} (the insertion log then held {document['log_rows']:,} rows), "
-        f"not folded. Each body read alternately with the log and with the log ignored (those days raw whole, as "
-        f"before migration 0017), p50 of {document['repeat']} each; the answers were equal.",
+        f"Measured {document['measured_at']} (commit {commit}) on the platform set, in the reporting timezone "
+        f"{document['timezone']}, in-process, uncached: {document['views']:,} views inserted late into "
+        f"{document['days']} days 3–30 days old, in statements of {STATEMENT_ROWS:,} (the insertion log then held "
+        f"{document['log_rows']:,} rows), not folded. Each body read alternately with the log and with the log "
+        f"ignored (those days raw whole, as before migration 0017), p50 of {document['repeat']} each; the answers "
+        "were equal.",
         "",
         *markdown_table(
             ["endpoint", "body", "with the log", "days raw", "raw / log"],
@@ -192,7 +197,8 @@ def _markdown(document: dict[str, Any]) -> str:
             "llrrr",
         ),
         "",
-        "Command: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_platform python -m bench.late_writes`",
+        "Command: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_platform "
+        f"IDEEZA_TIMEZONE={document['timezone']} python -m bench.late_writes`",
     ]
     return "\n".join(lines)
 
