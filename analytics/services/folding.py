@@ -13,14 +13,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from itertools import groupby
-from typing import Any, TypeVar
+from itertools import chain, groupby
+from typing import TypeVar
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, F, Min, QuerySet
+from django.db.models import Count, F, Min
 from django.db.models.functions import Coalesce, Trunc
+from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from analytics import sketches
@@ -45,9 +46,9 @@ from analytics.periods import (
     period_start,
     reporting_tz,
 )
-from analytics.selectors.coverage import HOUR, HOUR_SPANS, FoldInfo, hour_index
+from analytics.selectors.coverage import HOUR, HOUR_SPANS, Coverage, FoldInfo, hour_index
 from analytics.services.cataloguelog import catalogue_log_prune
-from analytics.services.rollups import rolled_rows, trailing_due, trailing_write
+from analytics.services.rollups import merged_block, rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
 
 WRITE_BATCH = 500
@@ -140,34 +141,52 @@ def _fold_plan(*, today: date, days: int | None, force: bool, full: bool) -> tup
     return plan, buckets
 
 
-def _cells(granularity: Granularity, starts: tuple[date, ...]) -> Iterator[tuple[date, int, int, int]]:
-    """(block start, country key, blog id, views) for the given blocks, ordered, aggregated by the database."""
+@dataclass(frozen=True)
+class BlockCells:
+    """One block's (country key, blog id, views) cells, ordered by country key, then blog id."""
+
+    start: date
+    keys: np.ndarray
+    blogs: np.ndarray
+    views: np.ndarray
+
+
+def _cells(granularity: Granularity, starts: tuple[date, ...]) -> Iterator[BlockCells]:
+    """The cells of the given blocks that have views, in order, aggregated by the database."""
     following = _following(granularity)
     trunc = Trunc("timestamp", granularity.value, tzinfo=reporting_tz())
     for run in _runs(starts, following):
-        for block, country_key, blog_id, views in _grouped(
-            local_midnight(run[0]), local_midnight(following(run[-1])), trunc
-        ):
-            yield local_date(block), country_key, blog_id, views
+        for block, *cells in _grouped(local_midnight(run[0]), local_midnight(following(run[-1])), trunc):
+            yield BlockCells(local_date(block), *cells)
 
 
-def _grouped(start: datetime, end: datetime, trunc: Trunc) -> Iterator[tuple[datetime, int, int, int]]:
-    """(block, country key, blog id, views) of the views in [start, end), the block being ``trunc`` of the view's
-    time, ordered by block, country and blog, aggregated by the database and streamed."""
-    yield from _counted(BlogView.objects.filter(timestamp__gte=start, timestamp__lt=end).annotate(block=trunc), "block")
+def _grouped(
+    start: datetime, end: datetime, trunc: Trunc
+) -> Iterator[tuple[datetime, np.ndarray, np.ndarray, np.ndarray]]:
+    """The cells of the views in [start, end) by block: (``trunc`` of the view's time, country keys, blog ids,
+    views), ordered, aggregated by the database and streamed.
 
-
-def _counted(views: QuerySet[BlogView], *keys: str) -> Iterator[tuple[Any, ...]]:
-    """(*keys, country key, blog id, views) of ``views``, ordered by those columns, aggregated and streamed."""
-    columns = (*keys, "country_key", "blog_id")
+    Django's per-row converters (a time zone lookup and two datetime replacements for each row's block) cost more
+    than the aggregation itself at a million cells, so the rows come unconverted (``execute_sql``, as ``iterator``
+    does) and each block's value is converted once; its integers go into numpy whole."""
+    columns = ("block", "country_key", "blog_id")
     rows = (
-        views.annotate(country_key=Coalesce(F("country_id"), NO_COUNTRY))
+        BlogView.objects.filter(timestamp__gte=start, timestamp__lt=end)
+        .annotate(block=trunc, country_key=Coalesce(F("country_id"), NO_COUNTRY))
         .values(*columns)
         .annotate(views=Count("id"))
         .order_by(*columns)
         .values_list(*columns, "views")
     )
-    yield from rows.iterator(chunk_size=STREAM_CHUNK)
+    compiler = rows.query.get_compiler(using=rows.db)
+    chunks = compiler.execute_sql(
+        MULTI, chunked_fetch=connection.features.can_use_chunked_reads, chunk_size=STREAM_CHUNK
+    )
+    converters = compiler.get_converters([compiler.select[0][0]])
+    for raw_block, cells in groupby(chain.from_iterable(chunks), key=lambda row: row[0]):
+        values = np.array([row[1:] for row in cells], dtype=np.int64)
+        (block,) = next(iter(compiler.apply_converters([[raw_block]], converters)))
+        yield block, values[:, 0], values[:, 1], values[:, 2]
 
 
 def _following(granularity: Granularity) -> Callable[[date], date]:
@@ -193,26 +212,22 @@ def _runs(starts: Sequence[Block], following: Callable[[Block], Block]) -> Itera
         yield tuple(run)
 
 
-def _pack(cells: Iterator[tuple[date, int, int, int]], starts: tuple[date, ...]) -> Iterator[PackedBlock]:
+def _pack(blocks: Iterator[BlockCells], starts: Sequence[date]) -> Iterator[PackedBlock]:
     """Per block: one row per country present, each with its blogs' views over every country of the block
     (``all_counts``), then the ALL_COUNTRIES row (always, even for an empty block)."""
     wanted = set(starts)
     seen: set[date] = set()
-    for start, block_cells in groupby(cells, key=lambda cell: cell[0]):
-        seen.add(start)
-        countries: list[tuple[int, np.ndarray, np.ndarray]] = []
-        for country_key, country_cells in groupby(block_cells, key=lambda cell: cell[1]):
-            pairs = np.array([(blog_id, views) for _, _, blog_id, views in country_cells], dtype=np.int64)
-            countries.append((country_key, pairs[:, 0], pairs[:, 1]))
-        every_id = np.concatenate([ids for _, ids, _ in countries])
-        ordered, inverse = np.unique(every_id, return_inverse=True)
-        totals = np.bincount(inverse, weights=np.concatenate([counts for _, _, counts in countries])).astype(np.int64)
-        at = 0
-        for country_key, ids, counts in countries:
-            yield PackedBlock(start, country_key, ids, counts, all_counts=totals[inverse[at : at + len(ids)]])
-            at += len(ids)
-        matrix = tuple((key, int(counts.sum()), ids) for key, ids, counts in countries)
-        yield PackedBlock(start, ALL_COUNTRIES, ordered, totals, matrix)
+    for block in blocks:
+        seen.add(block.start)
+        ordered, inverse = np.unique(block.blogs, return_inverse=True)
+        totals = np.bincount(inverse, weights=block.views).astype(np.int64)
+        bounds = np.flatnonzero(np.diff(block.keys)) + 1
+        matrix = []
+        for at, end in zip(np.r_[0, bounds], np.r_[bounds, len(block.keys)], strict=True):
+            key, ids, counts = int(block.keys[at]), block.blogs[at:end], block.views[at:end]
+            yield PackedBlock(block.start, key, ids, counts, all_counts=totals[inverse[at:end]])
+            matrix.append((key, int(counts.sum()), ids))
+        yield PackedBlock(block.start, ALL_COUNTRIES, ordered, totals, tuple(matrix))
     for start in sorted(wanted - seen):
         yield PackedBlock(start, ALL_COUNTRIES, [], [])
 
@@ -287,19 +302,10 @@ def _hours(first: date, last: date) -> list[datetime]:
     return [start + offset * HOUR for offset in range(math.ceil((end - start) / HOUR))]
 
 
-def _hour_cells(hours: tuple[datetime, ...]) -> Iterator[tuple[datetime, int, int, int]]:
-    """(hour, country key, blog id, views) of ``hours`` (consecutive), ordered, aggregated by the database."""
-    for block, country_key, blog_id, views in _grouped(
-        hours[0], hours[-1] + HOUR, Trunc("timestamp", "hour", tzinfo=UTC)
-    ):
-        yield block.astimezone(UTC), country_key, blog_id, views
-
-
-def _span_cells(start: datetime, hours: int) -> Iterator[tuple[datetime, int, int, int]]:
-    """(start, country key, blog id, views) of the ``hours`` hours from ``start``, as one block."""
-    views = BlogView.objects.filter(timestamp__gte=start, timestamp__lt=start + hours * HOUR)
-    for country_key, blog_id, count in _counted(views):
-        yield start, country_key, blog_id, count
+def _hour_cells(hours: tuple[datetime, ...]) -> Iterator[BlockCells]:
+    """The cells of ``hours`` (consecutive) by UTC hour, in order, aggregated by the database."""
+    for block, *cells in _grouped(hours[0], hours[-1] + HOUR, Trunc("timestamp", "hour", tzinfo=UTC)):
+        yield BlockCells(block.astimezone(UTC), *cells)
 
 
 def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
@@ -335,8 +341,16 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
     recent = (_hours(first_recent, first_recent)[0], _hours(today, today)[-1])
     for start, hours in _longer_hour_blocks_due(folded, recent, due):
         blocks.filter(start=start, hours=hours).delete()
-        written += _insert(_pack(_span_cells(start, hours), (start,)), _hour_block_row(hours), lambda: None)
+        written += _insert(iter(_rolled_hours(start, hours)), _hour_block_row(hours), lambda: None)
     return written
+
+
+def _rolled_hours(start: datetime, hours: int) -> list[PackedBlock]:
+    """The block of ``hours`` hours from ``start``, merged from its single-hour blocks (written by this fold or
+    clean before it: an hour with a marker is always due), as weeks are rolled up from days: no second pass over
+    the raw events."""
+    singles = Coverage(hours={(start + step * HOUR, 1): 0 for step in range(hours)})
+    return merged_block(start, singles, keys_per_read=None)
 
 
 def _longer_hour_blocks_due(

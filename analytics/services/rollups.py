@@ -11,7 +11,7 @@ block comes with its blog timelines (``timelines``), written and dropped with it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 
 import numpy as np
@@ -86,33 +86,45 @@ def rolled_rows(
     coverage = cover([span], info, set() if days_only else available_periods([span]), hours=False)
     if coverage.raw:
         return None
-    keys = sorted({key for _, key in block_rows(coverage, None, "country_key")})
-    rows: list[PeriodAnalyticsSummary] = []
+    return [
+        PeriodAnalyticsSummary(granularity=kind, start=start, **packed.fields())
+        for packed in merged_block(start, coverage, keys_per_read=1)
+    ]
+
+
+def merged_block(start: date, coverage: Coverage, *, keys_per_read: int | None) -> list[PackedBlock]:
+    """The rows of one block that holds exactly what every block of ``coverage`` (which has no raw part) holds:
+    per country, the blogs' views summed. Countries are read ``keys_per_read`` at a time (``None``: all in one
+    read), which bounds memory for a year of day blocks and saves round trips for a few hour blocks."""
+    keys = sorted({key for _, key in block_rows(coverage, None, "country_key")} - {ALL_COUNTRIES})
+    keys_per_read = keys_per_read or max(len(keys), 1)
+    rows: list[PackedBlock] = []
     totals = np.zeros(0, dtype=np.int64)
     merged: list[tuple[int, np.ndarray, np.ndarray]] = []
-    for key in keys:
-        if key == ALL_COUNTRIES:
-            continue
-        ids, counts = _merged(coverage, key)
-        if len(ids):
+    for offset in range(0, len(keys), keys_per_read):
+        for key, ids, counts in _merged(coverage, keys[offset : offset + keys_per_read]):
             totals = _added(totals, ids, counts)
             merged.append((key, ids, counts))
     for key, ids, counts in merged:  # each blog's views over every country, known once all are merged
-        packed = PackedBlock(start, key, ids, counts, all_counts=totals[ids])
-        rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **packed.fields()))
+        rows.append(PackedBlock(start, key, ids, counts, all_counts=totals[ids]))
     viewed = np.flatnonzero(totals)
     countries: tuple[tuple[int, int, Ids], ...] = tuple((key, int(counts.sum()), ids) for key, ids, counts in merged)
-    whole = PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], countries)
-    rows.append(PeriodAnalyticsSummary(granularity=kind, start=start, **whole.fields()))
+    rows.append(PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], countries))
     return rows
 
 
-def _merged(coverage: Coverage, key: int) -> tuple[np.ndarray, np.ndarray]:
-    """One country's blog ids (ascending) and views summed over every block of the coverage."""
-    found = list(block_rows(coverage, [key], "blog_ids", "view_counts", "unique_blogs"))
-    decoded = decode([(ids, counts, size) for _, ids, counts, size in found])
-    ids, inverse = np.unique(decoded.blog, return_inverse=True)
-    return ids, np.bincount(inverse, weights=decoded.views, minlength=len(ids)).astype(np.int64)
+def _merged(coverage: Coverage, keys: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Per country of ``keys`` with views: its blog ids (ascending) and views summed over every block of the
+    coverage."""
+    found = list(block_rows(coverage, keys, "country_key", "blog_ids", "view_counts", "unique_blogs"))
+    decoded = decode([(ids, counts, size) for _, _, ids, counts, size in found])
+    row_keys = np.array([key for _, key, *_ in found], dtype=np.int64)[decoded.row]
+    for key in keys:
+        mine = row_keys == key
+        if not mine.any():
+            continue
+        ids, inverse = np.unique(decoded.blog[mine], return_inverse=True)
+        yield key, ids, np.bincount(inverse, weights=decoded.views[mine], minlength=len(ids)).astype(np.int64)
 
 
 def _added(totals: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:

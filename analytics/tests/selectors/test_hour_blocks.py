@@ -8,16 +8,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
+import numpy as np
 import pytest
 from django.test import override_settings
 
-from analytics.blockcodec import ALL_COUNTRIES
+from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY
 from analytics.filters import Endpoint, parse_query
 from analytics.models import BlogView, HourlyAnalyticsSummary
 from analytics.periods import local_date, local_midnight
 from analytics.selectors import reference, summaries
 from analytics.selectors.catalogue import catalogue
 from analytics.selectors.coverage import HOUR
+from analytics.services import folding
 from analytics.services.folding import summaries_fold
 from analytics.tests.factories import BlogFactory, BlogViewFactory, CountryFactory
 
@@ -185,3 +187,42 @@ def test_long_hour_blocks_lie_within_the_recent_days(day_of_views, zone):
         summaries_fold()
         cutoff = local_midnight(local_date(later) - timedelta(days=1)) - HOUR
         assert all(start >= cutoff for start, _ in _blocks().values())
+
+
+def _packed_from_raw(start: datetime, hours: int) -> dict[int, dict[str, object]]:
+    """The rows a block of ``hours`` hours from ``start`` must have, packed from the raw views: country key → fields."""
+    views = BlogView.objects.filter(timestamp__gte=start, timestamp__lt=start + hours * HOUR)
+    cells = Counter((view.country_id or NO_COUNTRY, view.blog_id) for view in views)
+    ordered = [(key, blog, cells[key, blog]) for key, blog in sorted(cells)]
+    keys, blogs, counts = (np.array([cell[at] for cell in ordered], dtype=np.int64) for at in range(3))
+    block = folding.BlockCells(start, keys, blogs, counts)
+    return {packed.country_key: packed.fields() for packed in folding._pack(iter([block] if ordered else []), (start,))}
+
+
+@ZONES
+def test_every_hour_block_holds_what_the_raw_views_of_its_hours_hold(day_of_views, zone):
+    """The 2-, 4- and 8-hour blocks are merged from the single-hour blocks, not read from the raw views again: each
+    of their rows, byte for byte, is the row packed from the raw views of its hours, after a full fold and after an
+    incremental one that rewrote some of them (and a row with no country)."""
+    with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        BlogViewFactory(blog=day_of_views[0].blog, country=None, timestamp=NOW - timedelta(hours=3, minutes=1))
+        BlogViewFactory(blog=day_of_views[1].blog, timestamp=NOW - timedelta(hours=26))
+        summaries_fold()
+    blocks = set(_blocks().values())
+    assert {hours for _, hours in blocks} == {1, 2, 4, 8}
+    for start, hours in blocks:
+        rows = HourlyAnalyticsSummary.objects.filter(start=start, hours=hours)
+        stored = {row.country_key: {name: _plain(getattr(row, name)) for name in _FIELDS} for row in rows}
+        expected = _packed_from_raw(start, hours)
+        assert stored == {key: {name: fields[name] for name in _FIELDS} for key, fields in expected.items()}, (
+            start,
+            hours,
+        )
+
+
+_FIELDS = ("blog_ids", "view_counts", "all_counts", "blog_bits", "country_matrix", "total_views", "unique_blogs")
+
+
+def _plain(value: object) -> object:
+    return bytes(value) if isinstance(value, memoryview) else value
