@@ -54,10 +54,11 @@ test-pg: install-dev  ## Run the suite against PostgreSQL and Redis on 127.0.0.1
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/ideeza} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install-dev  ## ruff (lint + format check) and mypy
+lint: install-dev  ## ruff (lint + format check), mypy and Django's system checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	DEBUG=true $(BIN)/python manage.py check --fail-level WARNING
 
 format: install-dev  ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
