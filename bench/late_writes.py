@@ -1,4 +1,4 @@
-"""``python -m bench.late_writes``: late inserts into old days, read with the insertion log and without it.
+"""``python -m bench.late_writes``: views not yet folded, read with the insertion log and without it.
 
 Against a folded PostgreSQL database (the platform profile's), in-process, uncached, no servers: folds what
 is pending, then inserts ``--views`` views spread over the days 3 to ``--days`` days ago, in statements of 1,000
@@ -8,10 +8,14 @@ log ignored (each changed day read raw whole, as before it), alternately, ``--re
 must be equal. The views carry TEST-NET-3 addresses (203.0.113.0/24, RFC 5737) and are deleted at the end, their
 days folded again, so the database is left as it was found.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_platform IDEEZA_TIMEZONE=<the fold's> \
-        python -m bench.late_writes
+With ``--last-hour``, the views (20,000 unless ``--views`` says otherwise) go into the last hour instead: the
+traffic a fold every hour leaves unfolded. Then ``range=day`` of every endpoint, and ``range=month`` of a few, is
+timed with the log and with those hours read raw.
 
-The table goes between the ``late-writes`` markers of docs/benchmarks.md.
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_platform IDEEZA_TIMEZONE=<the fold's> \
+        python -m bench.late_writes [--last-hour]
+
+The table goes between the ``late-writes`` (or ``unfolded-hour``) markers of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -41,15 +45,34 @@ BODIES: list[tuple[str, dict[str, Any]]] = [
     ("top/blog", {"range": "year"}),
     ("performance", {"range": "year", "compare": "week"}),
 ]
+LAST_HOUR_BODIES: list[tuple[str, dict[str, Any]]] = [
+    ("blog-views/country", {"range": "day"}),
+    ("blog-views/user", {"range": "day"}),
+    ("top/blog", {"range": "day"}),
+    ("top/user", {"range": "day"}),
+    ("top/country", {"range": "day"}),
+    ("performance", {"range": "day"}),
+    ("totals", {"range": "day"}),
+    ("blog-views/country", {"range": "month"}),
+    ("top/blog", {"range": "month"}),
+    ("performance", {"range": "month"}),
+]
+HOUR = 3_600
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.late_writes", description=__doc__.splitlines()[0])
-    parser.add_argument("--views", type=int, default=2_000, help="Late views to insert (default 2,000).")
+    parser.add_argument("--views", type=int, help="Views to insert (default 2,000; 20,000 with --last-hour).")
     parser.add_argument("--days", type=int, default=30, help="Spread over the days 3..DAYS ago (default 30).")
+    parser.add_argument("--last-hour", action="store_true", help="Spread them over the last hour instead.")
     parser.add_argument("--repeat", type=int, default=7, help="Timed requests per body and reading (default 7).")
     parser.add_argument("--markdown", default="docs/benchmarks.md", help="Where the table goes ('' for nowhere).")
     options = parser.parse_args(argv)
+    if options.views is None:
+        options.views = 20_000 if options.last_hour else 2_000
+    # Seconds before now: the last hour (but the last second, so every view is in the past), or days 3..--days.
+    window = (1, HOUR) if options.last_hour else (3 * 86_400, options.days * 86_400)
+    bodies = LAST_HOUR_BODIES if options.last_hour else BODIES
     django_uncached(parser)
     from django.conf import settings
 
@@ -60,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     summaries_fold()  # so that the late views are all that is not folded
     assert not ViewChange.objects.exists(), "a fold is running beside this one"
     started = time.perf_counter()
-    days = _late_views_insert(options.views, options.days)
+    days = _late_views_insert(options.views, window)
     print(f"inserted {options.views:,} views over {len(days)} days in {time.perf_counter() - started:.1f} s")
     logged = ViewInsertion.objects.count()
     try:
-        rows = _measure(options.repeat)
+        rows = _measure(bodies, options.repeat)
     finally:
         _late_views_delete()
         report = summaries_fold()
@@ -74,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "timezone": settings.TIME_ZONE,
         "views": options.views,
+        "last_hour": options.last_hour,
         "days": len(days),
         "log_rows": logged,
         "repeat": options.repeat,
@@ -83,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
     if options.markdown:
         from bench.report import section_write
 
-        section_write(Path(options.markdown), "late-writes", "Late writes to old days", _markdown(document))
+        if options.last_hour:
+            section_write(Path(options.markdown), "unfolded-hour", "An hour not yet folded", _markdown(document))
+        else:
+            section_write(Path(options.markdown), "late-writes", "Late writes to old days", _markdown(document))
     return 0
 
 
-def _late_views_insert(count: int, last_day: int) -> set[Any]:
-    """``count`` views of blogs and countries drawn from the views already there, at random instants of the days
-    3..``last_day`` days ago, inserted ``STATEMENT_ROWS`` at a time."""
+def _late_views_insert(count: int, window: tuple[int, int]) -> set[Any]:
+    """``count`` views of blogs and countries drawn from the last 30 days' views, at random instants between
+    ``window`` seconds before now, inserted ``STATEMENT_ROWS`` at a time; returns their local days."""
     from django.db.models import Count
     from django.utils import timezone
 
@@ -98,12 +125,12 @@ def _late_views_insert(count: int, last_day: int) -> set[Any]:
 
     rng = random.Random(11)
     now = timezone.now()
-    sample = BlogView.objects.filter(timestamp__gte=now - timedelta(days=last_day), timestamp__lt=now)
+    sample = BlogView.objects.filter(timestamp__gte=now - timedelta(days=30), timestamp__lt=now)
     blogs = list(sample.values_list("blog_id").annotate(views=Count("id")).order_by())
     countries = list(sample.values_list("country_id").annotate(views=Count("id")).order_by())
     blog_ids = rng.choices([blog for blog, _ in blogs], weights=[views for _, views in blogs], k=count)
     country_ids = rng.choices([key for key, _ in countries], weights=[views for _, views in countries], k=count)
-    seconds = [rng.uniform(3 * 86_400, last_day * 86_400) for _ in range(count)]
+    seconds = [rng.uniform(*window) for _ in range(count)]
     views = [
         BlogView(
             blog_id=blog_id,
@@ -123,7 +150,7 @@ def _late_views_delete() -> None:
     BlogView.objects.filter(ip_address__startswith=LATE_ADDRESS_PREFIX).delete()
 
 
-def _measure(repeat: int) -> list[dict[str, Any]]:
+def _measure(bodies: list[tuple[str, dict[str, Any]]], repeat: int) -> list[dict[str, Any]]:
     """Each body: one warm-up per reading, then ``repeat`` rounds of (logged, raw); p50s and the ratio."""
     from unittest import mock
 
@@ -148,7 +175,7 @@ def _measure(repeat: int) -> list[dict[str, Any]]:
         return elapsed, reply.json()
 
     rows = []
-    for endpoint, body in BODIES:
+    for endpoint, body in bodies:
         path = ENDPOINTS[endpoint]
         with_log: list[float] = []
         without: list[float] = []
@@ -174,16 +201,22 @@ def _markdown(document: dict[str, Any]) -> str:
     from bench.report import markdown_table
 
     commit = git("rev-parse", "--short=7", "HEAD").strip()
+    if document["last_hour"]:
+        inserted = f"{document['views']:,} views inserted into the last hour"
+        raw = "those hours raw, as before migration 0017"
+        option = " --last-hour"
+    else:
+        inserted = f"{document['views']:,} views inserted late into {document['days']} days 3 or more days old"
+        raw = "those days raw whole, as before migration 0017"
+        option = ""
     lines = [
         f"Measured {document['measured_at']} (commit {commit}) on the platform set, in the reporting timezone "
-        f"{document['timezone']}, in-process, uncached: {document['views']:,} views inserted late into "
-        f"{document['days']} days 3–30 days old, in statements of {STATEMENT_ROWS:,} (the insertion log then held "
-        f"{document['log_rows']:,} rows), not folded. Each body read alternately with the log and with the log "
-        f"ignored (those days raw whole, as before migration 0017), p50 of {document['repeat']} each; the answers "
-        "were equal.",
+        f"{document['timezone']}, in-process, uncached: {inserted}, in statements of {STATEMENT_ROWS:,} (the "
+        f"insertion log then held {document['log_rows']:,} rows), not folded. Each body read alternately with the "
+        f"log and with the log ignored ({raw}), p50 of {document['repeat']} each; the answers were equal.",
         "",
         *markdown_table(
-            ["endpoint", "body", "with the log", "days raw", "raw / log"],
+            ["endpoint", "body", "with the log", "without", "without / with"],
             [
                 [
                     row["endpoint"],
@@ -198,7 +231,7 @@ def _markdown(document: dict[str, Any]) -> str:
         ),
         "",
         "Command: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/ideeza_platform "
-        f"IDEEZA_TIMEZONE={document['timezone']} python -m bench.late_writes`",
+        f"IDEEZA_TIMEZONE={document['timezone']} python -m bench.late_writes{option}`",
     ]
     return "\n".join(lines)
 
