@@ -48,6 +48,7 @@ from analytics.periods import (
 )
 from analytics.selectors.coverage import HOUR, HOUR_SPANS, Coverage, FoldInfo, hour_index
 from analytics.services.cataloguelog import catalogue_log_prune
+from analytics.services.copying import rows_write
 from analytics.services.rollups import merged_block, rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
 
@@ -246,7 +247,7 @@ def _write_rolled(
             left.append(start)
             continue
         for offset in range(0, len(rows), 50):
-            written += len(PeriodAnalyticsSummary.objects.bulk_create(rows[offset : offset + 50]))
+            written += rows_write(rows[offset : offset + 50])
         progress()
     return written, tuple(left)
 
@@ -381,10 +382,7 @@ def _hour_block_row(hours: int) -> Callable[[PackedBlock], HourlyAnalyticsSummar
 
 
 def _flush(batch: list) -> int:  # type: ignore[type-arg]
-    if not batch:
-        return 0
-    type(batch[0]).objects.bulk_create(batch)
-    count = len(batch)
+    count = rows_write(batch)
     batch.clear()
     return count
 

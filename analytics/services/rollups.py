@@ -20,6 +20,7 @@ from analytics.blockcodec import ALL_COUNTRIES, Ids, PackedBlock, decode
 from analytics.models import BlogTimeline, PeriodAnalyticsSummary, ViewChange
 from analytics.periods import TIMELINE_DAYS, TRAILING_DAYS, changed_days, local_midnight, trailing_kind
 from analytics.selectors.coverage import Coverage, FoldInfo, available_periods, block_rows, cover
+from analytics.services.copying import rows_write
 from analytics.services.timelines import timeline_write
 
 
@@ -72,8 +73,7 @@ def _rollup(kind: str, start: date, end: date, info: FoldInfo) -> int:
     rows = rolled_rows(kind, start, end, info, days_only=False)
     if rows is None:  # cannot happen for whole clean days; never write a block that would not be exact
         raise RuntimeError(f"the {kind} block of {start} is not covered by blocks")
-    PeriodAnalyticsSummary.objects.bulk_create(rows, batch_size=50)
-    return len(rows)
+    return sum(rows_write(rows[offset : offset + 50]) for offset in range(0, len(rows), 50))
 
 
 def rolled_rows(
