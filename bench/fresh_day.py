@@ -21,11 +21,15 @@ SAMPLE_DAYS = 30  # today's views follow the blog and country mix of the last mo
 INSERT_BATCH = 5_000
 
 
-def todays_views_insert(*, count: int, seed: int = 7) -> int:
-    """Insert ``count`` views spread over today's elapsed part (reporting timezone) through ``bulk_create``."""
+def todays_views_insert(*, count: int, seed: int = 7, last_seconds: float | None = None) -> int:
+    """Insert ``count`` views spread over today's elapsed part (reporting timezone), or over its last
+    ``last_seconds``, through ``bulk_create`` in statements of ``INSERT_BATCH`` rows (which the insert trigger
+    logs: analytics/triggers.py)."""
     rng = random.Random(seed)
     now = timezone.now()
     midnight = local_midnight(local_date(now))
+    if last_seconds is not None:
+        midnight = max(midnight, now - timedelta(seconds=last_seconds))
     elapsed = max((now - midnight).total_seconds() - 1, 1.0)
     recent = BlogView.objects.filter(timestamp__gte=now - timedelta(days=SAMPLE_DAYS), timestamp__lt=midnight)
     blogs = list(recent.values_list("blog_id").annotate(views=Count("id")).order_by())
