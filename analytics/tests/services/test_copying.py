@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from analytics.models import DailyAnalyticsSummary, HourlyAnalyticsSummary, PeriodAnalyticsSummary
+from analytics.models import DailyAnalyticsSummary, HourlyAnalyticsSummary, PeriodAnalyticsSummary, SummaryBlock
 from analytics.services.copying import rows_write
 
 EVERY_BYTE = bytes(range(256))  # tab, newline, carriage return and backslash included
@@ -27,8 +27,8 @@ def _blobs(seed: int) -> dict[str, object]:
     }
 
 
-def _stored(model: type, names: list[str]) -> list[dict[str, object]]:
-    rows = model.objects.order_by("country_key").values(*names)
+def _stored(model: type[SummaryBlock], names: list[str]) -> list[dict[str, object]]:
+    rows = model._default_manager.order_by("country_key").values(*names)
     return [
         {name: bytes(value) if isinstance(value, memoryview) else value for name, value in row.items()} for row in rows
     ]
