@@ -164,49 +164,27 @@ def _table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
 
 def preaggregation_lines(pre: dict[str, Any], profile: str = "default") -> list[str]:
     seed, full, incremental = pre.get("seed"), pre.get("full"), pre.get("incremental")
+    hour = pre.get("incremental_hour")
     targets = FOLD_TARGETS.get(profile, FOLD_TARGETS["default"])
+
+    def checked(step: str, measured: float, shown: str, unit: str, target: str) -> list[str]:
+        return [step, f"{shown} {unit}", f"≤ {targets[target]:.0f} {unit}", _mark(measured <= targets[target])]
+
     rows = []
     if seed:
         rows.append(["`seed_data --reset` (wall)", f"{seed['seconds']:.1f} s", "–", ""])
     else:
         rows.append(["`seed_data --reset`", "skipped (`--skip-seed`)", "–", ""])
     if full:
-        rows.append(
-            [
-                "`precalculate_stats --full` (wall)",
-                f"{full['seconds']:.1f} s",
-                f"≤ {targets['full_seconds']:.0f} s",
-                _mark(full["seconds"] <= targets["full_seconds"]),
-            ]
-        )
-        rows.append(
-            [
-                "`precalculate_stats --full` (peak RSS)",
-                f"{full['peak_rss_mb']:.0f} MB",
-                f"≤ {targets['full_peak_rss_mb']:.0f} MB",
-                _mark(full["peak_rss_mb"] <= targets["full_peak_rss_mb"]),
-            ]
-        )
+        seconds, peak = full["seconds"], full["peak_rss_mb"]
+        rows.append(checked("`precalculate_stats --full` (wall)", seconds, f"{seconds:.1f}", "s", "full_seconds"))
+        rows.append(checked("`precalculate_stats --full` (peak RSS)", peak, f"{peak:.0f}", "MB", "full_peak_rss_mb"))
+    for step, when in ((incremental, "today"), (hour, "in the last hour")):
+        if step:
+            label = f"`precalculate_stats` after {step['inserted_views']:,} new views {when} (wall)"
+            rows.append(checked(label, step["seconds"], f"{step['seconds']:.2f}", "s", "incremental_seconds"))
     if incremental:
-        rows.append(
-            [
-                f"`precalculate_stats` after {incremental['inserted_views']:,} new views today (wall)",
-                f"{incremental['seconds']:.2f} s",
-                f"≤ {targets['incremental_seconds']:.0f} s",
-                _mark(incremental["seconds"] <= targets["incremental_seconds"]),
-            ]
-        )
         rows.append(["`precalculate_stats` incremental (peak RSS)", f"{incremental['peak_rss_mb']:.0f} MB", "–", ""])
-    hour = pre.get("incremental_hour")
-    if hour:
-        rows.append(
-            [
-                f"`precalculate_stats` after {hour['inserted_views']:,} new views in the last hour (wall)",
-                f"{hour['seconds']:.2f} s",
-                f"≤ {targets['incremental_seconds']:.0f} s",
-                _mark(hour["seconds"] <= targets["incremental_seconds"]),
-            ]
-        )
     lines = _table(["step", "measured", "target", ""], rows, "lrrl")
     steps = (("seed", seed), ("full", full), ("incremental", incremental), ("incremental, an hour", hour))
     notes = [(name, step) for name, step in steps if step]
