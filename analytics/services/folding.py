@@ -342,11 +342,11 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
     recent = (_hours(first_recent, first_recent)[0], _hours(today, today)[-1])
     for start, hours in _longer_hour_blocks_due(folded, recent, due):
         blocks.filter(start=start, hours=hours).delete()
-        written += _insert(iter(_rolled_hours(start, hours)), _hour_block_row(hours), lambda: None)
+        written += _insert(_rolled_hours(start, hours), _hour_block_row(hours), lambda: None)
     return written
 
 
-def _rolled_hours(start: datetime, hours: int) -> list[PackedBlock]:
+def _rolled_hours(start: datetime, hours: int) -> Iterator[PackedBlock]:
     """The block of ``hours`` hours from ``start``, merged from its single-hour blocks (written by this fold or
     clean before it: an hour with a marker is always due), as weeks are rolled up from days: no second pass over
     the raw events."""

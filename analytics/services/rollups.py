@@ -92,13 +92,14 @@ def rolled_rows(
     ]
 
 
-def merged_block(start: date, coverage: Coverage, *, keys_per_read: int | None) -> list[PackedBlock]:
+def merged_block(start: date, coverage: Coverage, *, keys_per_read: int | None) -> Iterator[PackedBlock]:
     """The rows of one block that holds exactly what every block of ``coverage`` (which has no raw part) holds:
     per country, the blogs' views summed. Countries are read ``keys_per_read`` at a time (``None``: all in one
-    read), which bounds memory for a year of day blocks and saves round trips for a few hour blocks."""
+    read), which bounds memory for a year of day blocks and saves round trips for a few hour blocks. The rows come
+    one at a time, so each country's ``all_counts`` exists only while its row is encoded (a year at 1,000,000
+    blogs holds ≈ 10M cells)."""
     keys = sorted({key for _, key in block_rows(coverage, None, "country_key")} - {ALL_COUNTRIES})
     keys_per_read = keys_per_read or max(len(keys), 1)
-    rows: list[PackedBlock] = []
     totals = np.zeros(0, dtype=np.int64)
     merged: list[tuple[int, np.ndarray, np.ndarray]] = []
     for offset in range(0, len(keys), keys_per_read):
@@ -106,11 +107,10 @@ def merged_block(start: date, coverage: Coverage, *, keys_per_read: int | None) 
             totals = _added(totals, ids, counts)
             merged.append((key, ids, counts))
     for key, ids, counts in merged:  # each blog's views over every country, known once all are merged
-        rows.append(PackedBlock(start, key, ids, counts, all_counts=totals[ids]))
+        yield PackedBlock(start, key, ids, counts, all_counts=totals[ids])
     viewed = np.flatnonzero(totals)
     countries: tuple[tuple[int, int, Ids], ...] = tuple((key, int(counts.sum()), ids) for key, ids, counts in merged)
-    rows.append(PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], countries))
-    return rows
+    yield PackedBlock(start, ALL_COUNTRIES, viewed, totals[viewed], countries)
 
 
 def _merged(coverage: Coverage, keys: list[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
