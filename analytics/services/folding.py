@@ -347,11 +347,28 @@ def _write_hours(plan: FoldPlan, today: date, buckets: list[datetime]) -> int:
 
 
 def _rolled_hours(start: datetime, hours: int) -> Iterator[PackedBlock]:
-    """The block of ``hours`` hours from ``start``, merged from its single-hour blocks (written by this fold or
-    clean before it: an hour with a marker is always due), as weeks are rolled up from days: no second pass over
-    the raw events."""
-    singles = Coverage(hours={(start + step * HOUR, 1): 0 for step in range(hours)})
-    return merged_block(start, singles, keys_per_read=None)
+    """The block of ``hours`` hours from ``start``, merged from its single-hour blocks, as weeks are rolled up from
+    days: no second pass over the raw events. Each is clean: written by this fold, or before it and not marked
+    since (a marked hour of the plan's days is due; one of a day outside it, under ``--days``, keeps its marker,
+    and the reader skips every block holding it until a fold rewrites them). An hour with no block (a recent day
+    folded before hour blocks existed) makes the run come from the raw views instead, as a week with a day that
+    has no clean block does."""
+    singles = [start + step * HOUR for step in range(hours)]
+    present = HourlyAnalyticsSummary.objects.filter(hours=1, country_key=ALL_COUNTRIES, start__in=singles)
+    if present.count() < hours:
+        return _pack(_span_cells(singles), singles[:1])
+    return merged_block(start, Coverage(hours={(hour, 1): 0 for hour in singles}), keys_per_read=None)
+
+
+def _span_cells(hours: list[datetime]) -> Iterator[BlockCells]:
+    """The cells of ``hours`` (consecutive) as one block, starting at the first, from the raw views."""
+    parts = list(_hour_cells(tuple(hours)))
+    if not parts:
+        return
+    pairs = np.concatenate([np.stack([part.keys, part.blogs]) for part in parts], axis=1)
+    (keys, blogs), inverse = np.unique(pairs, axis=1, return_inverse=True)
+    views = np.bincount(inverse.ravel(), weights=np.concatenate([part.views for part in parts])).astype(np.int64)
+    yield BlockCells(hours[0], keys, blogs, views)
 
 
 def _longer_hour_blocks_due(

@@ -226,3 +226,16 @@ _FIELDS = ("blog_ids", "view_counts", "all_counts", "blog_bits", "country_matrix
 
 def _plain(value: object) -> object:
     return bytes(value) if isinstance(value, memoryview) else value
+
+
+@ZONES
+def test_a_run_over_an_hour_with_no_block_comes_from_the_raw_views(day_of_views, zone):
+    """A run is merged from single-hour blocks only when each of its hours has one; an hour without (a recent day
+    folded before hour blocks existed) makes the run come from the raw views, as packed from them."""
+    start = NOW.replace(hour=0, minute=0)
+    with override_settings(TIME_ZONE=zone), mock.patch("django.utils.timezone.now", return_value=NOW):
+        summaries_fold(full=True)
+        HourlyAnalyticsSummary.objects.filter(start=start + 3 * HOUR, hours=1).delete()
+        assert BlogView.objects.filter(timestamp__gte=start + 3 * HOUR, timestamp__lt=start + 4 * HOUR).exists()
+        run = {packed.country_key: packed.fields() for packed in folding._rolled_hours(start, 8)}
+    assert run == _packed_from_raw(start, 8)
