@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, TruncDate
 
 from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, Run, decode, decode_timelines, ints_from_text
+from analytics.copying import rows_read
 from analytics.models import (
     BlogTimeline,
     BlogView,
@@ -331,14 +332,14 @@ def block_rows_named(coverage: Coverage, country_keys: list[int] | None, *column
 
     if coverage.days:
         days = keyed(DailyAnalyticsSummary.objects.filter(date__in=sorted(coverage.days)))
-        for day, *values in days.values_list("date", *columns):
+        for day, *values in rows_read(days.values_list("date", *columns)):
             yield coverage.days[day], ("day", day), *values
     if coverage.hours:
         # As for periods: two IN lists, then only the (start, length) pairs the coverage uses.
         firsts = sorted({start for start, _ in coverage.hours})
         lengths = sorted({hours for _, hours in coverage.hours})
         blocks = keyed(HourlyAnalyticsSummary.objects.filter(start__in=firsts, hours__in=lengths))
-        for hour, hours, *values in blocks.values_list("start", "hours", *columns):
+        for hour, hours, *values in rows_read(blocks.values_list("start", "hours", *columns)):
             key = (hour.astimezone(UTC), hours)
             span = coverage.hours.get(key)
             if span is not None:
@@ -349,7 +350,7 @@ def block_rows_named(coverage: Coverage, country_keys: list[int] | None, *column
         granularities = sorted({granularity for granularity, _ in coverage.periods})
         starts = sorted({start for _, start in coverage.periods})
         periods = keyed(PeriodAnalyticsSummary.objects.filter(granularity__in=granularities, start__in=starts))
-        for granularity, start, *values in periods.values_list("granularity", "start", *columns):
+        for granularity, start, *values in rows_read(periods.values_list("granularity", "start", *columns)):
             span = coverage.periods.get((granularity, start))
             if span is not None:
                 yield span, (granularity, start), *values

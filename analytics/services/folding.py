@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from analytics import sketches
 from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, PackedBlock
+from analytics.copying import rows_write
 from analytics.models import (
     BlogTimeline,
     BlogView,
@@ -48,7 +49,6 @@ from analytics.periods import (
 )
 from analytics.selectors.coverage import HOUR, HOUR_SPANS, Coverage, FoldInfo, hour_index
 from analytics.services.cataloguelog import catalogue_log_prune
-from analytics.services.copying import rows_write
 from analytics.services.rollups import merged_block, rolled_rows, trailing_due, trailing_write
 from analytics.transactions import repeatable_read
 

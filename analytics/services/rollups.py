@@ -17,10 +17,10 @@ from datetime import date, timedelta
 import numpy as np
 
 from analytics.blockcodec import ALL_COUNTRIES, Ids, PackedBlock, decode
+from analytics.copying import rows_write
 from analytics.models import BlogTimeline, PeriodAnalyticsSummary, ViewChange
 from analytics.periods import TIMELINE_DAYS, TRAILING_DAYS, changed_days, local_midnight, trailing_kind
 from analytics.selectors.coverage import Coverage, FoldInfo, available_periods, block_rows, cover
-from analytics.services.copying import rows_write
 from analytics.services.timelines import timeline_write
 
 
