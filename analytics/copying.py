@@ -83,10 +83,6 @@ def _text(value: memoryview) -> str:
     return str(value, "utf-8")
 
 
-def _flag(value: memoryview) -> bool:
-    return value[0] != 0
-
-
 def _blob(value: memoryview) -> memoryview:
     return value
 
@@ -107,8 +103,6 @@ _DECODERS: dict[str, Callable[[memoryview], Any]] = {
     "DateField": _date,
     "DateTimeField": _datetime,
     "CharField": _text,
-    "TextField": _text,
-    "BooleanField": _flag,
     "BinaryField": _blob,
 }
 
