@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Coalesce, TruncDate
 
 from analytics.blockcodec import ALL_COUNTRIES, NO_COUNTRY, Run, decode, decode_timelines, ints_from_text
-from analytics.copying import rows_read
+from analytics.copying import rows_read, statement_read
 from analytics.models import (
     BlogTimeline,
     BlogView,
@@ -438,7 +438,8 @@ def timeline_cells(coverage: Coverage, country_keys: list[int] | None) -> Cells:
 
 def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
     """The timeline rows of these blogs. On PostgreSQL concatenated by the database, one run per width triple
-    (a handful of rows for thousands of blogs, rather than a Python object per blob); elsewhere row by row. The
+    (a handful of rows for thousands of blogs, rather than a Python object per blob), and read by binary ``COPY``
+    (3,265 blogs' 0.8 MB: 11.3 → 9.9 ms, docs/design.md); elsewhere row by row. The
     aggregates of one group take its rows in one order, whatever it is, so the five lists stay aligned without an
     ``ORDER BY`` in each (which sorted the group five times: 3,155 rows 16.6 → 13.7 ms)."""
     wanted = [int(blog) for blog in blogs]
@@ -451,15 +452,16 @@ def _timeline_runs(start: date, blogs: np.ndarray) -> list[Run]:
             )
         ]
     table = reading.ops.quote_name(BlogTimeline._meta.db_table)
-    with reading.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT string_agg(blog_id::text, ','), string_agg(cells::text, ','),
-                       string_agg(days, ''::bytea), string_agg(countries, ''::bytea), string_agg(view_counts, ''::bytea)
-                FROM {table} WHERE start = %s AND blog_id = ANY(%s) AND cells > 0
-                GROUP BY length(days) / cells, length(countries) / cells, length(view_counts) / cells""",
-            [start, wanted],
-        )
-        return [(ints_from_text(ids), ints_from_text(cells), *blobs) for ids, cells, *blobs in cursor.fetchall()]
+    runs = statement_read(
+        reading,
+        f"""SELECT string_agg(blog_id::text, ','), string_agg(cells::text, ','),
+                   string_agg(days, ''::bytea), string_agg(countries, ''::bytea), string_agg(view_counts, ''::bytea)
+            FROM {table} WHERE start = %s AND blog_id = ANY(%s) AND cells > 0
+            GROUP BY length(days) / cells, length(countries) / cells, length(view_counts) / cells""",
+        [start, wanted],
+        ("TextField", "TextField", "BinaryField", "BinaryField", "BinaryField"),
+    )
+    return [(ints_from_text(ids), ints_from_text(cells), *blobs) for ids, cells, *blobs in runs]
 
 
 def raw_ranges_q(coverage: Coverage) -> Q:

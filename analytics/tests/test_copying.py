@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import Value
 from django.test.utils import CaptureQueriesContext
 
-from analytics.copying import rows_read, rows_write
+from analytics.copying import rows_read, rows_write, statement_read
 from analytics.models import (
     BlogView,
     DailyAnalyticsSummary,
@@ -115,3 +115,23 @@ def test_rows_read_passes_the_execute_wrappers_and_the_query_log():
 def test_rows_read_refuses_a_column_it_cannot_decode():
     with pytest.raises(TypeError, match="FloatField"):
         rows_read(BlogView.objects.annotate(share=Value(0.5)).values_list("id", "share"))
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statement_read is PostgreSQL's binary COPY")
+def test_statement_read_gives_what_the_cursor_gives_for_text_and_bytes():
+    """The timelines' aggregates (``coverage._timeline_runs``): text, bytea and NULL, every byte value."""
+    _written()
+    sql = (
+        "SELECT string_agg(country_key::text, ',' ORDER BY date), string_agg(view_counts || blog_ids, ''::bytea"
+        " ORDER BY date), %s::text, NULL::bytea FROM analytics_dailyanalyticssummary WHERE date >= %s"
+    )
+    params: list[Any] = ["naïve ✓ \\ \t", date(2025, 3, 11)]
+    kinds = ("TextField", "BinaryField", "TextField", "BinaryField")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        expected = cursor.fetchall()
+    rows = statement_read(connection, sql, params, kinds)
+    assert _plain(rows) == _plain(expected)
+    assert rows[0][0] == "0,1" and rows[0][2] == "naïve ✓ \\ \t" and rows[0][3] is None
+    assert bytes(rows[0][1]) == b"\\x00\t\n" + EVERY_BYTE + b"\\x00\t\n" * 2 + EVERY_BYTE
