@@ -562,7 +562,7 @@ def _author_order(book: Catalogue, views: np.ndarray, limit: int | None) -> tupl
         candidates = shown
     total, shown = len(shown), candidates
     names = book.listing.usernames(shown)
-    if any("\x00" in name for name in names):  # numpy's fixed-width strings drop trailing NULs: sort in Python
+    if "\x00" in "".join(names):  # numpy's fixed-width strings drop trailing NULs: sort in Python
         order = np.array(sorted(range(len(names)), key=lambda i: (-views[shown[i]], names[i])), dtype=np.int64)
     elif names:
         order = np.lexsort((np.array(names, dtype=str), -views[shown]))
