@@ -144,7 +144,7 @@ def _few_views(blog_ids: np.ndarray, start: datetime, end: datetime) -> bool:
     if not len(blog_ids):
         return True
     share = RAW_VIEWS_MAX // len(blog_ids) + 1
-    chosen = [int(blog) for blog in blog_ids]
+    chosen: list[int] = blog_ids.tolist()
     if reading.vendor != "postgresql":
         views = BlogView.objects.filter(blog_id__in=chosen, timestamp__gte=start, timestamp__lt=end)
         return views[: RAW_VIEWS_MAX + 1].count() <= RAW_VIEWS_MAX
